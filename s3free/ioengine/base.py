@@ -1,0 +1,65 @@
+"""The engine interface both engines implement (and tests run against, as twins)."""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+from collections.abc import Sequence
+
+from s3free.ioengine import ops as _ops
+
+
+class IOEngine:
+    """Runs batches of ops (see ops.py); `run` blocks with the GIL released, `arun`
+    awaits the same on a worker thread so the event loop never blocks."""
+
+    name = "abstract"
+
+    def __init__(self, async_workers: int = 8):
+        self._async_workers = async_workers
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pid = os.getpid()
+
+    def run(self, batch: list) -> list[int]:
+        """Run every op; return bytes transferred or -errno per op."""
+        raise NotImplementedError
+
+    def run_checked(self, batch: list, exact_reads: bool = True) -> list[int]:
+        """Like run, but raise IOBatchError naming each failed op and file."""
+        return _ops.check(batch, self.run(batch), exact_reads)
+
+    def _dispatch_pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        if self._executor is None or self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=self._async_workers, thread_name_prefix=f"s3free-{self.name}")
+        return self._executor
+
+    async def arun(self, batch: list) -> list[int]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._dispatch_pool(), self.run, batch)
+
+    async def arun_checked(self, batch: list, exact_reads: bool = True) -> list[int]:
+        return _ops.check(batch, await self.arun(batch), exact_reads)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+def chains(batch: Sequence) -> list[list[int]]:
+    """Group op indexes into link chains (an op with LINK continues into the next)."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    for i, op in enumerate(batch):
+        current.append(i)
+        if not op[0] & _ops.LINK:
+            groups.append(current)
+            current = []
+    if current:
+        raise ValueError("the last op of a batch cannot be linked to a following op")
+    return groups
