@@ -1,0 +1,444 @@
+"""The object layer: what the S3 API calls. Buckets, put/get/head/delete/copy/list.
+
+A write becomes visible only at its index commit, which happens after its data (shard
+files or a segment record) and its journal record are durable; a crash at any point
+leaves the previous version intact. Reads verify every byte they return.
+"""
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import hashlib
+import logging
+import os
+import time
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+
+from s3free import clock
+from s3free.ioengine import IOEngine, open_engine
+from s3free.meta.index import Index, Listing
+from s3free.native import BufferPool, RSCodec
+from s3free.objects import errors as E
+from s3free.objects.types import BucketInfo, ObjectInfo, PutMeta
+from s3free.storage import records
+from s3free.storage.disks import DiskSet
+from s3free.storage.geometry import chunk_size_for
+from s3free.storage.segments import Commit, Location, SegmentLog
+from s3free.storage.shards import PartInfo, PartReader, PartWriter, Unrecoverable, WriteQuorumError, shard_path
+
+log = logging.getLogger("s3free.objects")
+
+
+@dataclass
+class EngineConfig:
+    k: int = 6
+    m: int = 3
+    small_threshold: int = 128 * 1024
+    write_quorum: int | None = None          # shards per block; default k + 1 (k when m == 0)
+    max_segment: int = 64 << 20
+    min_part_size: int = 5 << 20
+    max_object_size: int = 5 << 40
+    io_engine: str | None = None
+
+
+def _etag_of(md5s: list[bytes]) -> str:
+    return hashlib.md5(b"".join(md5s)).hexdigest() + f"-{len(md5s)}"
+
+
+class ObjectLayer:
+    """One node's objects on one disk set. Create with `open()` inside each worker."""
+
+    def __init__(self, disks: DiskSet, index: Index, engine: IOEngine, config: EngineConfig):
+        self.disks, self.index, self.engine, self.config = disks, index, engine, config
+        self.k, self.m = config.k, config.m
+        self.codec = RSCodec(self.k, self.m)
+        self.small_codec = RSCodec(self.k, disks.n - self.k)
+        self.chunk = chunk_size_for(self.k)
+        self.pool = BufferPool(self.k * self.chunk, keep=8)
+        quorum = config.write_quorum or min(self.k + 1, self.k + self.m)
+        self.quorum = quorum
+        self.log = SegmentLog(disks, engine, index, self.k, max_segment=config.max_segment)
+        self.damage_events = 0
+
+    @classmethod
+    def open(cls, disk_paths: list[str], meta_dir: str, config: EngineConfig | None = None) -> "ObjectLayer":
+        config = config or EngineConfig()
+        os.makedirs(meta_dir, exist_ok=True)
+        # Granian starts several workers at once: only one may format fresh disks.
+        with open(os.path.join(meta_dir, "format.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            disks = DiskSet(disk_paths, config.k, config.m)
+        index = Index(meta_dir)
+        with index.write() as txn:
+            layout = index.get(txn, "state", b"layout")
+            want = {"deployment": disks.deployment_id, "k": config.k, "m": config.m, "disks": disks.n}
+            if layout is None:
+                index.put(txn, "state", b"layout", want)
+            elif layout != want:
+                raise E.ObjectError(f"the index at {meta_dir} belongs to another layout {layout}, not {want}; "
+                                    "rebuild it with `s3free admin rebuild-index`")
+        return cls(disks, index, open_engine(config.io_engine), config)
+
+    async def close(self) -> None:
+        await self.log.close()
+        self.engine.close()
+        self.index.close()
+
+    # -- damage reporting (the healing issue drains this queue) --------------------------
+    def report_damage(self, data_id: str, part: int, shard: int, reason: str) -> None:
+        self.damage_events += 1
+        log.warning("damaged shard %d of %s part %d: %s", shard, data_id, part, reason)
+        try:
+            with self.index.write() as txn:
+                key = f"{data_id}.{part}".encode()
+                entry = self.index.get(txn, "heal", key) or {"shards": {}, "since": time.time()}
+                entry["shards"][str(shard)] = reason
+                self.index.put(txn, "heal", key, entry)
+        except Exception:  # reporting must never break a read
+            log.exception("could not queue heal entry")
+
+    # -- buckets ----------------------------------------------------------------------
+    async def make_bucket(self, name: str, owner: str, location: str = "") -> BucketInfo:
+        stamp = clock.stamp()
+        info = {"owner": owner, "created": time.time(), "loc": location, "st": list(stamp)}
+
+        def commit(txn, loc: Location, missing):
+            old = self.index.get_bucket(txn, name)
+            if old is not None:
+                raise E.BucketExists(name, owned=old["owner"] == owner)
+            self.index.put_bucket(txn, name, {**info, "rec": loc.to_list()})
+            return Commit(BucketInfo(name, owner, info["created"], location))
+
+        if self.bucket(name) is not None:
+            old = self.bucket(name)
+            raise E.BucketExists(name, owned=old.owner == owner)
+        return await self.log.append(records.BUCKET, {"b": name, **info}, None, stamp, commit)
+
+    def bucket(self, name: str) -> BucketInfo | None:
+        with self.index.read() as txn:
+            info = self.index.get_bucket(txn, name)
+        if info is None:
+            return None
+        return BucketInfo(name, info["owner"], info["created"], info.get("loc", ""))
+
+    def list_buckets(self, owner: str | None = None) -> list[BucketInfo]:
+        with self.index.read() as txn:
+            items = self.index.buckets(txn)
+        return [BucketInfo(n, i["owner"], i["created"], i.get("loc", "")) for n, i in items
+                if owner is None or i["owner"] == owner]
+
+    async def delete_bucket(self, name: str) -> None:
+        with self.index.read() as txn:
+            if self.index.get_bucket(txn, name) is None:
+                raise E.NoSuchBucket(name)
+            if not self.index.bucket_is_empty(txn, name):
+                raise E.BucketNotEmpty(name)
+        from s3free.objects import multipart
+        for upload in multipart.list_uploads(self, name).uploads:
+            await multipart.abort(self, name, upload.key, upload.upload_id)
+        stamp = clock.stamp()
+
+        def commit(txn, loc, missing):
+            old = self.index.get_bucket(txn, name)
+            if old is None:
+                raise E.NoSuchBucket(name)
+            if not self.index.bucket_is_empty(txn, name):
+                raise E.BucketNotEmpty(name)
+            self.index.delete_bucket(txn, name)
+            return Commit(None, live=True, dead=[Location.from_list(old["rec"])] if old.get("rec") else [])
+
+        await self.log.append(records.BUCKET_DELETE, {"b": name, "st": list(stamp)}, None, stamp, commit)
+
+    def _require_bucket(self, txn, bucket: str) -> dict:
+        info = self.index.get_bucket(txn, bucket)
+        if info is None:
+            raise E.NoSuchBucket(bucket)
+        return info
+
+    # -- put --------------------------------------------------------------------------
+    async def put_object(self, bucket: str, key: str, body: AsyncIterable[bytes], meta: PutMeta | None = None,
+                         *, if_none_match: str | None = None, if_match: str | None = None,
+                         hashers: list | None = None) -> ObjectInfo:
+        """Store `body` (any size, unknown in advance) as bucket/key. `hashers` are extra
+        hash objects (e.g. for x-amz-checksum-*) fed the same bytes, off the event loop."""
+        meta = meta or PutMeta()
+        with self.index.read() as txn:
+            self._require_bucket(txn, bucket)
+            self._check_preconditions(self.index.get_object(txn, bucket, key), if_match, if_none_match)
+        version = clock.uuid7()
+        stamp = clock.stamp()
+        md5 = hashlib.md5()
+        hs = [md5] + list(hashers or [])
+        small = bytearray()
+        it = aiter(body)
+        async for piece in it:
+            if len(small) + len(piece) < self.config.small_threshold:
+                small += piece
+                continue
+            part = await self._write_part(bucket, key, version, stamp, meta, 1, _prepend(bytes(small) + piece, it), hs)
+            manifest = self._manifest(bucket, key, version, stamp, meta, part.size, md5.hexdigest(), [part])
+            return await self._commit_object(records.OBJECT, manifest, None, if_match, if_none_match)
+        data = bytes(small)
+        for h in hs:
+            h.update(data)
+        manifest = self._manifest(bucket, key, version, stamp, meta, len(data), md5.hexdigest(), [])
+        return await self._commit_object(records.DATA, manifest, self._small_bodies(data), if_match, if_none_match)
+
+    def _small_bodies(self, data: bytes) -> list[bytes]:
+        """RS(k, n-k) shards of a small object: one body per disk."""
+        k = self.k
+        if not data:
+            return [b""] * self.disks.n
+        piece = -(-len(data) // k)
+        shards = [data[i * piece:(i + 1) * piece].ljust(piece, b"\0") for i in range(k)]
+        return shards + [bytes(p) for p in self.small_codec.encode_parity(shards)]
+
+    @staticmethod
+    def _check_preconditions(existing: dict | None, if_match: str | None, if_none_match: str | None) -> None:
+        if if_none_match is not None and existing is not None and if_none_match.strip() == "*":
+            raise E.PreconditionFailed("If-None-Match")
+        if if_match is not None:
+            if existing is None:
+                raise E.NoSuchKey("If-Match on a missing key")
+            if if_match.strip().strip('"') not in ("*", existing["etag"]):
+                raise E.PreconditionFailed("If-Match")
+
+    def _manifest(self, bucket, key, version, stamp, meta: PutMeta, size: int, etag: str,
+                  parts: list[PartInfo], multipart: bool = False) -> dict:
+        m = {"b": bucket, "k": key, "v": str(version), "st": list(stamp), "size": size, "etag": etag,
+             "mt": time.time(), "ct": meta.content_type, "um": meta.user_meta, "h": meta.headers,
+             "ck": meta.checksums}
+        if parts:
+            m["parts"] = [p.to_manifest() for p in parts]
+        if multipart:
+            m["mp"] = len(parts)
+        return m
+
+    async def _write_part(self, bucket, key, version, stamp, meta: PutMeta, number: int,
+                          body: AsyncIterator[bytes], hashers: list, upload_id: str = "") -> PartInfo:
+        header_meta = {"b": bucket, "k": key, "u": upload_id, "ct": meta.content_type, "um": meta.user_meta}
+        writer = PartWriter(self.disks, self.engine, self.codec, self.chunk, self.pool, number, version,
+                            stamp, header_meta, self.quorum, hashers=hashers)
+        block_size = self.pool.size
+        buf = self.pool.get()
+        view = memoryview(buf)
+        fill = 0
+        total = 0
+        try:
+            async for piece in body:
+                pv = memoryview(piece)
+                total += len(pv)
+                if total > self.config.max_object_size:
+                    raise E.EntityTooLarge(f"{bucket}/{key}")
+                while len(pv):
+                    n = min(len(pv), block_size - fill)
+                    view[fill:fill + n] = pv[:n]
+                    fill += n
+                    pv = pv[n:]
+                    if fill == block_size:
+                        await writer.add_block(buf, fill)
+                        buf = self.pool.get()
+                        view = memoryview(buf)
+                        fill = 0
+            if fill:
+                await writer.add_block(buf, fill)
+            else:
+                self.pool.put(buf)
+            buf = None
+            return await writer.finish({**header_meta, "size": total})
+        except BaseException:
+            await writer.abort()
+            if buf is not None:
+                self.pool.put(buf)
+            raise
+
+    async def _commit_object(self, rtype: int, manifest: dict, bodies: list | None,
+                             if_match: str | None, if_none_match: str | None) -> ObjectInfo:
+        bucket, key = manifest["b"], manifest["k"]
+        stamp = tuple(manifest["st"])
+        garbage: list[dict] = []
+
+        def commit(txn, loc: Location, missing: list[int]) -> Commit:
+            self._require_bucket(txn, bucket)
+            old = self.index.get_object(txn, bucket, key)
+            self._check_preconditions(old, if_match, if_none_match)
+            if old is not None and tuple(old["st"]) > stamp:   # a newer write already won
+                garbage.append(manifest)
+                return Commit(ObjectInfo.from_manifest(bucket, manifest), live=False, dead=[loc])
+            entry = dict(manifest, loc=loc.to_list())
+            if missing and rtype == records.DATA:
+                entry["deg"] = missing
+            self.index.put_object(txn, bucket, key, entry)
+            for p in manifest.get("parts", []):
+                self.index.put(txn, "data", p[1].encode(), {"b": bucket, "k": key, "v": manifest["v"]})
+            dead = []
+            if old is not None:
+                dead.append(Location.from_list(old["loc"]))
+                self._drop_data_refs(txn, old)
+                garbage.append(old)
+            return Commit(ObjectInfo.from_manifest(bucket, manifest), live=True, dead=dead)
+
+        try:
+            info = await self.log.append(rtype, manifest, bodies, stamp, commit)
+        except WriteQuorumError as exc:
+            await self._remove_parts(manifest)
+            raise E.WriteQuorum(str(exc)) from None
+        except BaseException:
+            await self._remove_parts(manifest)
+            raise
+        for old in garbage:
+            await self._remove_parts(old)
+        return info
+
+    def _drop_data_refs(self, txn, manifest: dict) -> None:
+        for p in manifest.get("parts", []):
+            self.index.delete(txn, "data", p[1].encode())
+
+    async def _remove_parts(self, manifest: dict) -> None:
+        """Delete the shard files of a manifest no longer referenced (best effort; GC
+        removes whatever this misses)."""
+        parts = manifest.get("parts") or []
+        if not parts:
+            return
+
+        def unlink_all():
+            for item in parts:
+                p = PartInfo.from_manifest(item)
+                for disk in p.placement:
+                    try:
+                        os.unlink(shard_path(self.disks, disk, p.data_id, p.number))
+                    except OSError:
+                        pass
+
+        await asyncio.get_running_loop().run_in_executor(None, unlink_all)
+
+    # -- read -------------------------------------------------------------------------
+    def head_object(self, bucket: str, key: str) -> ObjectInfo:
+        return ObjectInfo.from_manifest(bucket, self._manifest_of(bucket, key))
+
+    def _manifest_of(self, bucket: str, key: str) -> dict:
+        with self.index.read() as txn:
+            self._require_bucket(txn, bucket)
+            m = self.index.get_object(txn, bucket, key)
+        if m is None:
+            raise E.NoSuchKey(f"{bucket}/{key}")
+        return m
+
+    async def get_object(self, bucket: str, key: str, first: int | None = None, last: int | None = None
+                         ) -> tuple[ObjectInfo, AsyncIterator[bytes]]:
+        """The object's info and a stream of bytes [first, last] (inclusive; the whole
+        object by default). The caller validates ranges against info.size first."""
+        m = self._manifest_of(bucket, key)
+        info = ObjectInfo.from_manifest(bucket, m)
+        first = 0 if first is None else first
+        last = info.size - 1 if last is None else last
+        if info.size == 0 or last < first:
+            return info, _empty()
+        if "parts" not in m:
+            return info, self._stream_small(m, first, last)
+        return info, self._stream_parts(m, first, last)
+
+    async def _stream_small(self, m: dict, first: int, last: int) -> AsyncIterator[bytes]:
+        data = await self.read_small(m)
+        yield data[first:last + 1]
+
+    async def read_small(self, m: dict) -> bytes:
+        loc = Location.from_list(m["loc"])
+        k, n = self.k, self.disks.n
+        got = await self.log.read(loc, list(range(k)))
+        good = {d: r.body for d, r in got.items() if isinstance(r, records.Record)}
+        bad = {d: r for d, r in got.items() if not isinstance(r, records.Record)}
+        for d, err in bad.items():
+            self.report_damage(f"seg:{loc.segment}:{loc.offset}", 0, d, str(err))
+        if len(good) < k:
+            more = await self.log.read(loc, list(range(k, n)))
+            for d, r in more.items():
+                if isinstance(r, records.Record):
+                    good[d] = r.body
+                else:
+                    self.report_damage(f"seg:{loc.segment}:{loc.offset}", 0, d, str(r))
+            if len(good) < k:
+                raise E.DataUnavailable(f"{m['b']}/{m['k']}: only {len(good)} of {n} shards intact, {k} needed")
+            shards = [good.get(i) for i in range(n)]
+            missing = [i for i in range(k) if i not in good]
+            rebuilt = self.small_codec.reconstruct(shards, missing)
+            good.update({i: bytes(b) for i, b in rebuilt.items()})
+        return b"".join(good[i] for i in range(k))[:m["size"]]
+
+    async def _stream_parts(self, m: dict, first: int, last: int) -> AsyncIterator[bytes]:
+        base = 0
+        for item in m["parts"]:
+            part = PartInfo.from_manifest(item)
+            lo, hi = base, base + part.size - 1
+            base += part.size
+            if hi < first or lo > last or part.size == 0:
+                continue
+            reader = PartReader(self.disks, self.engine, self.codec, part, self.report_damage)
+            try:
+                async for data in reader.stream(max(first, lo) - lo, min(last, hi) - lo):
+                    yield data
+            except Unrecoverable as exc:
+                raise E.DataUnavailable(str(exc)) from None
+            finally:
+                reader.close()
+
+    # -- delete -----------------------------------------------------------------------
+    async def delete_object(self, bucket: str, key: str) -> ObjectInfo | None:
+        """Delete bucket/key; deleting a missing key succeeds (S3 semantics)."""
+        with self.index.read() as txn:
+            self._require_bucket(txn, bucket)
+            if self.index.get_object(txn, bucket, key) is None:
+                return None
+        stamp = clock.stamp()
+        removed: list[dict] = []
+
+        def commit(txn, loc, missing):
+            old = self.index.get_object(txn, bucket, key)
+            if old is None or tuple(old["st"]) > stamp:
+                return Commit(None, live=True)
+            self.index.delete_object(txn, bucket, key)
+            self._drop_data_refs(txn, old)
+            removed.append(old)
+            return Commit(ObjectInfo.from_manifest(bucket, old), live=True,
+                          dead=[Location.from_list(old["loc"])])
+
+        info = await self.log.append(records.DELETE, {"b": bucket, "k": key, "st": list(stamp)}, None, stamp,
+                                     commit)
+        for old in removed:
+            await self._remove_parts(old)
+        return info
+
+    # -- copy -------------------------------------------------------------------------
+    async def copy_object(self, src_bucket: str, src_key: str, dst_bucket: str, dst_key: str,
+                          meta: PutMeta | None = None, *, first: int | None = None, last: int | None = None,
+                          if_match: str | None = None, if_none_match: str | None = None) -> ObjectInfo:
+        """Server-side copy, streamed (bounded memory). `meta` None keeps the source's
+        metadata (COPY directive); a PutMeta replaces it (REPLACE)."""
+        src, stream = await self.get_object(src_bucket, src_key, first, last)
+        if meta is None:
+            meta = PutMeta(src.content_type, dict(src.user_meta), dict(src.headers),
+                           dict(src.checksums) if first is None else {})
+        return await self.put_object(dst_bucket, dst_key, stream, meta, if_match=if_match,
+                                     if_none_match=if_none_match)
+
+    # -- list -------------------------------------------------------------------------
+    def list_objects(self, bucket: str, prefix: str = "", delimiter: str = "", marker: str = "",
+                     max_keys: int = 1000) -> tuple[list[ObjectInfo], list[str], bool, str]:
+        """(objects, common prefixes, truncated, next marker) in S3 order."""
+        with self.index.read() as txn:
+            self._require_bucket(txn, bucket)
+            page: Listing = self.index.list_objects(txn, bucket, prefix, delimiter, marker, max_keys)
+        objs = [ObjectInfo.from_manifest(bucket, m) for _, m in page.objects]
+        return objs, page.prefixes, page.truncated, page.next_marker
+
+
+async def _empty() -> AsyncIterator[bytes]:
+    return
+    yield b""  # pragma: no cover
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for piece in rest:
+        yield piece

@@ -1,0 +1,340 @@
+"""Coalesced segment files: the per-worker, append-only journal on every disk.
+
+Each worker process appends to its own open segment, one file per disk, and every disk
+receives the same records in the same order, so a record's offset is the same on all of
+them and the index stores one (segment, offset, length). Concurrent appends are grouped:
+one write + fdatasync per disk per batch (one io_uring submit), then one LMDB
+transaction applies every record's index change, then all of them are acknowledged.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import errno
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from s3free.ioengine import IOEngine, ops
+from s3free.meta.index import Index
+from s3free.storage import records
+from s3free.storage.disks import DiskSet
+from s3free.storage.shards import WriteQuorumError, _fsync_dir
+
+log = logging.getLogger("s3free.segments")
+
+SUFFIX = ".seg"
+
+
+@dataclass(frozen=True)
+class Location:
+    segment: str
+    offset: int
+    length: int
+
+    def to_list(self) -> list:
+        return [self.segment, self.offset, self.length]
+
+    @classmethod
+    def from_list(cls, item) -> "Location":
+        return cls(item[0], item[1], item[2])
+
+
+@dataclass
+class Commit:
+    """What a record's index change reports back: its result for the caller, whether
+    the new record is live, and the older records it made dead."""
+    value: object = None
+    live: bool = True
+    dead: list[Location] = field(default_factory=list)
+
+
+CommitFn = Callable[[object, Location, list[int]], Commit]   # (txn, location, missing disks)
+
+
+@dataclass
+class _Pending:
+    rtype: int
+    meta: bytes
+    bodies: list | None
+    stamp: tuple[int, int]
+    commit: CommitFn
+    future: asyncio.Future
+    length: int = 0
+
+
+def segment_path(disks: DiskSet, disk: int, segment: str) -> Path:
+    return disks.disks[disk].segments / (segment + SUFFIX)
+
+
+class SegmentLog:
+    def __init__(self, disks: DiskSet, engine: IOEngine, index: Index, k: int,
+                 max_segment: int = 64 << 20, max_batch: int = 8 << 20, quorum: int | None = None):
+        self.disks, self.engine, self.index = disks, engine, index
+        self.k = k
+        self.m = disks.n - k           # small objects use every disk: RS(k, n - k)
+        self.max_segment, self.max_batch = max_segment, max_batch
+        self.quorum = quorum if quorum is not None else min(k + 1, disks.n)
+        self.writer = os.urandom(6).hex()
+        self._seq = 0
+        self._segment: str | None = None
+        self._fds: dict[int, int] = {}
+        self._size = 0
+        self._broken = False
+        self._pending: collections.deque[_Pending] = collections.deque()
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+        self._read_fds: collections.OrderedDict[tuple[int, str], int] = collections.OrderedDict()
+        self.batches = 0            # flushed batches, for tests and metrics
+        self.appended = 0           # records appended
+
+    # -- appending --------------------------------------------------------------------
+    async def append(self, rtype: int, meta: dict, bodies: list | None, stamp: tuple[int, int],
+                     commit: CommitFn):
+        """Append one record (on every disk; `bodies[i]` is disk i's body) and apply its
+        index change; returns the Commit's value once durable and committed."""
+        if bodies is not None and len(bodies) != self.disks.n:
+            raise ValueError(f"need one body per disk ({self.disks.n})")
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done():
+            self._wake = asyncio.Event()
+            self._task = loop.create_task(self._flusher())
+        item = _Pending(rtype, records.pack_meta(meta), bodies, stamp, commit, loop.create_future())
+        item.length = records.HEAD_LEN + len(item.meta) + (len(bodies[0]) if bodies else 0)
+        self._pending.append(item)
+        self._wake.set()
+        return await item.future
+
+    async def _flusher(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch, size = [], 0
+                while self._pending and (not batch or size + self._pending[0].length <= self.max_batch):
+                    item = self._pending.popleft()
+                    batch.append(item)
+                    size += item.length
+                try:
+                    await self._flush(batch, size)
+                except Exception as exc:  # never leave a caller waiting
+                    log.exception("segment flush failed")
+                    for item in batch:
+                        if not item.future.done():
+                            item.future.set_exception(exc)
+
+    def _roll(self) -> None:
+        """Seal the open segment and start a new one on every online disk."""
+        self._seal()
+        self._seq += 1
+        self._segment = f"{self.writer}-{self._seq:06d}"
+        self._size = 0
+        self._broken = False
+        for d in self.disks.online():
+            path = segment_path(self.disks, d, self._segment)
+            try:
+                self._fds[d] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                _fsync_dir(path.parent)
+            except OSError as exc:
+                self.disks.mark_offline(d, f"cannot create segment {path}: {exc.strerror}")
+        with self.index.write() as txn:
+            self.index.put(txn, "segments", self._segment.encode(),
+                           {"total": 0, "live": 0, "sealed": False, "writer": self.writer})
+
+    def _seal(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+        if self._segment is not None:
+            with self.index.write() as txn:
+                info = self.index.get(txn, "segments", self._segment.encode())
+                if info is not None:
+                    info["sealed"] = True
+                    self.index.put(txn, "segments", self._segment.encode(), info)
+
+    async def _flush(self, batch: list[_Pending], size: int) -> None:
+        if self._segment is None or self._broken or self._size + size > self.max_segment:
+            await asyncio.get_running_loop().run_in_executor(None, self._roll)
+        disks = sorted(self._fds)
+        bufs = {d: b"".join(records.encode(it.rtype, d, self.k, self.m, it.stamp, it.meta,
+                                           it.bodies[d] if it.bodies else b"") for it in batch)
+                for d in disks}
+        offset = self._size
+        io = [op for d in disks for op in (
+            ops.write(self._fds[d], bufs[d], offset, str(segment_path(self.disks, d, self._segment)), link=True),
+            ops.fdatasync(self._fds[d], str(segment_path(self.disks, d, self._segment))))]
+        results = await self.engine.arun(io)
+        errs = ops.errors(io, results)
+        failed = [d for i, d in enumerate(disks) if errs[2 * i] or errs[2 * i + 1]]
+        for d in failed:
+            self._broken = True          # keep offsets equal on all disks: roll next time
+            log.warning("segment write failed on disk %d: %s", d, errs[2 * disks.index(d)] or
+                        errs[2 * disks.index(d) + 1])
+        self._size += size
+        self.batches += 1
+        ok = len(disks) - len(failed)
+        missing = sorted(set(range(self.disks.n)) - set(disks) | set(failed))
+        if ok < self.quorum:
+            exc = WriteQuorumError(errno.EIO, f"write quorum lost: {ok} of {self.disks.n} disks took the "
+                                   f"record, {self.quorum} needed")
+            for item in batch:
+                item.future.set_exception(exc)
+            return
+        outcomes: list = []
+        seg_key = self._segment.encode()
+        with self.index.write() as txn:
+            live = 0
+            dead: dict[str, int] = {}
+            at = offset
+            for item in batch:
+                loc = Location(self._segment, at, item.length)
+                at += item.length
+                try:
+                    res = item.commit(txn, loc, missing)
+                except Exception as exc:  # the commit refused (precondition etc.)
+                    outcomes.append(exc)
+                    continue
+                outcomes.append(res.value)
+                if res.live:
+                    live += item.length
+                for old in res.dead:
+                    dead[old.segment] = dead.get(old.segment, 0) + old.length
+            info = self.index.get(txn, "segments", seg_key) or {"total": 0, "live": 0, "sealed": False,
+                                                                 "writer": self.writer}
+            info["total"] += size
+            info["live"] += live
+            self.index.put(txn, "segments", seg_key, info)
+            for seg, nbytes in dead.items():
+                self._subtract_live(txn, seg, nbytes)
+        self.appended += len(batch)
+        for item, outcome in zip(batch, outcomes):
+            if isinstance(outcome, Exception):
+                item.future.set_exception(outcome)
+            else:
+                item.future.set_result(outcome)
+
+    def _subtract_live(self, txn, segment: str, nbytes: int) -> None:
+        key = segment.encode()
+        info = self.index.get(txn, "segments", key)
+        if info is not None:
+            info["live"] = max(0, info["live"] - nbytes)
+            self.index.put(txn, "segments", key, info)
+
+    def mark_dead(self, txn, locations: list[Location]) -> None:
+        """Account records made dead outside an append (e.g. a delete by tombstone)."""
+        for loc in locations:
+            self._subtract_live(txn, loc.segment, loc.length)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            while self._pending:
+                await asyncio.sleep(0.001)
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        self._seal()
+        self._segment = None
+        for fd in self._read_fds.values():
+            os.close(fd)
+        self._read_fds.clear()
+
+    # -- reading ----------------------------------------------------------------------
+    def _read_fd(self, disk: int, segment: str) -> int:
+        key = (disk, segment)
+        fd = self._read_fds.get(key)
+        if fd is not None:
+            self._read_fds.move_to_end(key)
+            return fd
+        fd = os.open(segment_path(self.disks, disk, segment), os.O_RDONLY)
+        self._read_fds[key] = fd
+        if len(self._read_fds) > 256:
+            _, old = self._read_fds.popitem(last=False)
+            os.close(old)
+        return fd
+
+    def forget(self, segment: str) -> None:
+        """Drop cached descriptors of a segment (before it is deleted)."""
+        for key in [k for k in self._read_fds if k[1] == segment]:
+            os.close(self._read_fds.pop(key))
+
+    async def read(self, loc: Location, disks: list[int]) -> dict[int, records.Record | Exception]:
+        """Read and verify the record at `loc` from each of `disks` (one batch)."""
+        out: dict[int, records.Record | Exception] = {}
+        batch, which = [], []
+        for d in disks:
+            if not self.disks.disks[d].online:
+                out[d] = OSError(errno.ENODEV, f"disk {d} offline")
+                continue
+            try:
+                fd = self._read_fd(d, loc.segment)
+            except OSError as exc:
+                out[d] = exc
+                continue
+            batch.append(ops.read(fd, bytearray(loc.length), loc.offset,
+                                  str(segment_path(self.disks, d, loc.segment))))
+            which.append(d)
+        if batch:
+            results = await self.engine.arun(batch)
+            for d, op, err in zip(which, batch, ops.errors(batch, results)):
+                if err is not None:
+                    out[d] = err
+                    continue
+                try:
+                    rec = records.parse(op[2])
+                    if rec.shard != d:
+                        raise records.RecordError(f"record belongs to disk {rec.shard}, found on {d}")
+                    out[d] = rec
+                except records.RecordError as exc:
+                    out[d] = exc
+        return out
+
+
+def list_segments(disks: DiskSet) -> list[str]:
+    """Every segment id present on any online disk."""
+    names: set[str] = set()
+    for d in disks.online():
+        try:
+            names.update(p[:-len(SUFFIX)] for p in os.listdir(disks.disks[d].segments) if p.endswith(SUFFIX))
+        except OSError:
+            continue
+    return sorted(names)
+
+
+def scan(path: Path, chunk: int = 1 << 20) -> Iterator[tuple[int, records.Record | None, int]]:
+    """Walk a segment file record by record: (offset, record or None if damaged, length).
+    Stops at the first position where no valid record head can be read."""
+    try:
+        fh = open(path, "rb")
+    except OSError:
+        return
+    with fh:
+        buf = b""
+        pos = 0            # where the next record starts within buf
+        base = 0           # file offset of buf[0]
+        while True:
+            avail = len(buf) - pos
+            want = records.HEAD_LEN
+            if avail >= records.HEAD_LEN:
+                try:
+                    want = records.parse_head(memoryview(buf)[pos:]).length
+                except records.RecordError:
+                    return
+            if avail < want:
+                more = fh.read(max(chunk, want - avail))
+                if not more:
+                    return
+                buf = buf[pos:] + more
+                base += pos
+                pos = 0
+                continue
+            try:
+                rec = records.parse(memoryview(buf)[pos:pos + want])
+            except records.RecordError:
+                rec = None
+            yield base + pos, rec, want
+            pos += want
