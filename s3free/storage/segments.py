@@ -305,17 +305,18 @@ def list_segments(disks: DiskSet) -> list[str]:
     return sorted(names)
 
 
-def scan(path: Path, chunk: int = 1 << 20) -> Iterator[tuple[int, records.Record | None, int]]:
-    """Walk a segment file record by record: (offset, record or None if damaged, length).
-    Stops at the first position where no valid record head can be read."""
+def scan(path: Path, start: int = 0, chunk: int = 1 << 20) -> Iterator[tuple[int, records.Record | None, int]]:
+    """Walk a segment file record by record from `start`: (offset, record or None if
+    damaged, length). Stops where no valid record head can be read."""
     try:
         fh = open(path, "rb")
     except OSError:
         return
     with fh:
+        fh.seek(start)
         buf = b""
         pos = 0            # where the next record starts within buf
-        base = 0           # file offset of buf[0]
+        base = start       # file offset of buf[0]
         while True:
             avail = len(buf) - pos
             want = records.HEAD_LEN
@@ -338,3 +339,27 @@ def scan(path: Path, chunk: int = 1 << 20) -> Iterator[tuple[int, records.Record
                 rec = None
             yield base + pos, rec, want
             pos += want
+
+
+def scan_any(disks: DiskSet, segment: str) -> Iterator[tuple[int, records.Record, int]]:
+    """Walk a segment's records, reading one disk and switching to another copy at any
+    offset where this one is damaged (records sit at the same offset on every disk).
+    A torn tail (a crash mid-append, never acknowledged) ends the walk."""
+    paths = [p for p in (segment_path(disks, d, segment) for d in disks.online()) if p.exists()]
+    size = max((p.stat().st_size for p in paths), default=0)
+    offset = 0
+    while offset < size:
+        for path in paths:
+            advanced = False
+            for off, rec, length in scan(path, offset):
+                if rec is None:
+                    break
+                yield off, rec, length
+                offset = off + length
+                advanced = True
+            if advanced:
+                break
+        else:
+            log.warning("segment %s: no intact record at offset %d of %d; the rest is skipped",
+                        segment, offset, size)
+            return
