@@ -12,7 +12,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 
 from s3free import clock
@@ -159,9 +159,11 @@ class ObjectLayer:
     # -- put --------------------------------------------------------------------------
     async def put_object(self, bucket: str, key: str, body: AsyncIterable[bytes], meta: PutMeta | None = None,
                          *, if_none_match: str | None = None, if_match: str | None = None,
-                         hashers: list | None = None) -> ObjectInfo:
+                         hashers: list | None = None, verify: Callable[[], None] | None = None) -> ObjectInfo:
         """Store `body` (any size, unknown in advance) as bucket/key. `hashers` are extra
-        hash objects (e.g. for x-amz-checksum-*) fed the same bytes, off the event loop."""
+        hash objects (e.g. for x-amz-checksum-*) fed the same bytes, off the event loop;
+        `verify` is called once they have seen every byte, before the index commit (it may
+        raise to refuse the body, and may still fill `meta`)."""
         meta = meta or PutMeta()
         with self.index.read() as txn:
             self._require_bucket(txn, bucket)
@@ -177,11 +179,19 @@ class ObjectLayer:
                 small += piece
                 continue
             part = await self._write_part(bucket, key, version, stamp, meta, 1, _prepend(bytes(small) + piece, it), hs)
+            if verify is not None:
+                try:
+                    verify()
+                except BaseException:
+                    await self._remove_parts({"parts": [part.to_manifest()]})
+                    raise
             manifest = self._manifest(bucket, key, version, stamp, meta, part.size, md5.hexdigest(), [part])
             return await self._commit_object(records.OBJECT, manifest, None, if_match, if_none_match)
         data = bytes(small)
         for h in hs:
             h.update(data)
+        if verify is not None:
+            verify()
         manifest = self._manifest(bucket, key, version, stamp, meta, len(data), md5.hexdigest(), [])
         return await self._commit_object(records.DATA, manifest, self._small_bodies(data), if_match, if_none_match)
 
@@ -218,8 +228,11 @@ class ObjectLayer:
     async def _write_part(self, bucket, key, version, stamp, meta: PutMeta, number: int,
                           body: AsyncIterator[bytes], hashers: list, upload_id: str = "") -> PartInfo:
         header_meta = {"b": bucket, "k": key, "u": upload_id, "ct": meta.content_type, "um": meta.user_meta}
-        writer = PartWriter(self.disks, self.engine, self.codec, self.chunk, self.pool, number, version,
-                            stamp, header_meta, self.quorum, hashers=hashers)
+        try:
+            writer = PartWriter(self.disks, self.engine, self.codec, self.chunk, self.pool, number, version,
+                                stamp, header_meta, self.quorum, hashers=hashers)
+        except WriteQuorumError as exc:
+            raise E.WriteQuorum(str(exc)) from None
         block_size = self.pool.size
         buf = self.pool.get()
         view = memoryview(buf)
@@ -247,10 +260,12 @@ class ObjectLayer:
                 self.pool.put(buf)
             buf = None
             return await writer.finish({**header_meta, "size": total})
-        except BaseException:
+        except BaseException as exc:
             await writer.abort()
             if buf is not None:
                 self.pool.put(buf)
+            if isinstance(exc, WriteQuorumError):
+                raise E.WriteQuorum(str(exc)) from None
             raise
 
     async def _commit_object(self, rtype: int, manifest: dict, bodies: list | None,
@@ -270,6 +285,7 @@ class ObjectLayer:
             if missing and rtype == records.DATA:
                 entry["deg"] = missing
             self.index.put_object(txn, bucket, key, entry)
+            self._queue_degraded(txn, manifest, loc, missing if rtype == records.DATA else [])
             for p in manifest.get("parts", []):
                 self.index.put(txn, "data", p[1].encode(), {"b": bucket, "k": key, "v": manifest["v"]})
             dead = []
@@ -290,6 +306,18 @@ class ObjectLayer:
         for old in garbage:
             await self._remove_parts(old)
         return info
+
+    def _queue_degraded(self, txn, manifest: dict, loc: Location, missing_disks: list[int]) -> None:
+        """A write that landed on fewer than all its shards is queued for healing at once."""
+        now = time.time()
+        if missing_disks:
+            self.index.put(txn, "heal", f"seg:{loc.segment}:{loc.offset}".encode(),
+                           {"shards": {str(d): "not written" for d in missing_disks}, "since": now})
+        for item in manifest.get("parts", []):
+            part = PartInfo.from_manifest(item)
+            if part.missing:
+                self.index.put(txn, "heal", f"{part.data_id}.{part.number}".encode(),
+                               {"shards": {str(s): "not written" for s in part.missing}, "since": now})
 
     def _drop_data_refs(self, txn, manifest: dict) -> None:
         for p in manifest.get("parts", []):

@@ -6,7 +6,7 @@ import hashlib
 import struct
 import time
 import uuid
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
 
 from s3free import clock
@@ -45,7 +45,9 @@ async def create(layer, bucket: str, key: str, meta: PutMeta | None = None, owne
 
 
 async def upload_part(layer, bucket: str, key: str, upload_id: str, number: int,
-                      body: AsyncIterable[bytes], hashers: list | None = None) -> PartEntry:
+                      body: AsyncIterable[bytes], hashers: list | None = None,
+                      verify: Callable[[], None] | None = None) -> PartEntry:
+    """Store one part; `hashers` and `verify` as in ObjectLayer.put_object."""
     if not 1 <= number <= MAX_PARTS:
         raise E.InvalidPart(f"part number {number} outside 1..{MAX_PARTS}")
     with layer.index.read() as txn:
@@ -54,6 +56,12 @@ async def upload_part(layer, bucket: str, key: str, upload_id: str, number: int,
     stamp = clock.stamp()
     part = await layer._write_part(bucket, key, uuid.UUID(up["v"]), stamp, PutMeta(up["ct"], up["um"]), number,
                                    aiter(body), [md5] + list(hashers or []), upload_id=upload_id)
+    if verify is not None:
+        try:
+            verify()
+        except BaseException:
+            await layer._remove_parts({"parts": [part.to_manifest()]})
+            raise
     entry = {"n": number, "etag": md5.hexdigest(), "md5": md5.digest(), "size": part.size, "t": time.time(),
              "p": part.to_manifest()}
     old = None

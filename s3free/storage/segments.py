@@ -157,6 +157,8 @@ class SegmentLog:
     async def _flush(self, batch: list[_Pending], size: int) -> None:
         if self._segment is None or self._broken or self._size + size > self.max_segment:
             await asyncio.get_running_loop().run_in_executor(None, self._roll)
+        for d in [d for d in self._fds if not self.disks.disks[d].online]:
+            os.close(self._fds.pop(d))     # gone since the roll: never write into a lost disk
         disks = sorted(self._fds)
         bufs = {d: b"".join(records.encode(it.rtype, d, self.k, self.m, it.stamp, it.meta,
                                            it.bodies[d] if it.bodies else b"") for it in batch)

@@ -130,7 +130,18 @@ class PartWriter:
                 self.fds[s] = _open_for_write(path)
             except OSError as exc:
                 self._fail(s, f"open {path}: {exc.strerror}")
-        self._check_quorum()
+        try:
+            self._check_quorum()
+        except WriteQuorumError:
+            for s, fd in enumerate(self.fds):
+                if fd is not None:
+                    os.close(fd)
+                    self.fds[s] = None
+                    try:
+                        os.unlink(self.paths[s])
+                    except OSError:
+                        pass
+            raise
 
     def _fail(self, shard: int, reason: str) -> None:
         self.failed[shard] = reason
