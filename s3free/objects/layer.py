@@ -442,13 +442,40 @@ class ObjectLayer:
                           meta: PutMeta | None = None, *, first: int | None = None, last: int | None = None,
                           if_match: str | None = None, if_none_match: str | None = None) -> ObjectInfo:
         """Server-side copy, streamed (bounded memory). `meta` None keeps the source's
-        metadata (COPY directive); a PutMeta replaces it (REPLACE)."""
+        metadata (COPY directive); a PutMeta replaces it (REPLACE). A large object copied
+        onto itself (new metadata) is metadata-only: its parts stay where they are."""
+        if (src_bucket, src_key) == (dst_bucket, dst_key) and first is None and last is None:
+            current = self._manifest_of(src_bucket, src_key)
+            if current.get("parts"):
+                return await self._rewrite_metadata(current, meta, if_match, if_none_match)
         src, stream = await self.get_object(src_bucket, src_key, first, last)
         if meta is None:
             meta = PutMeta(src.content_type, dict(src.user_meta), dict(src.headers),
                            dict(src.checksums) if first is None else {})
         return await self.put_object(dst_bucket, dst_key, stream, meta, if_match=if_match,
                                      if_none_match=if_none_match)
+
+    async def _rewrite_metadata(self, current: dict, meta: PutMeta | None, if_match, if_none_match) -> ObjectInfo:
+        bucket, key = current["b"], current["k"]
+        meta = meta or PutMeta(current.get("ct", ""), current.get("um", {}), current.get("h", {}), current.get("ck", {}))
+        stamp = clock.stamp()
+        manifest = {k: v for k, v in current.items() if k not in ("loc", "deg")}
+        manifest.update(st=list(stamp), mt=time.time(), ct=meta.content_type, um=meta.user_meta, h=meta.headers,
+                        ck=meta.checksums or current.get("ck", {}))
+
+        def commit(txn, loc: Location, missing) -> Commit:
+            old = self.index.get_object(txn, bucket, key)
+            self._check_preconditions(old, if_match, if_none_match)
+            if old is None or old.get("v") != current["v"] or tuple(old["st"]) > stamp:
+                return Commit(None, live=False, dead=[loc])    # changed meanwhile: nothing to do
+            self.index.put_object(txn, bucket, key, dict(manifest, loc=loc.to_list()))
+            return Commit(ObjectInfo.from_manifest(bucket, manifest), live=True,
+                          dead=[Location.from_list(old["loc"])])
+
+        info = await self.log.append(records.OBJECT, manifest, None, stamp, commit)
+        if info is None:
+            raise E.PreconditionFailed(f"{bucket}/{key} changed during the copy")
+        return info
 
     # -- list -------------------------------------------------------------------------
     def list_objects(self, bucket: str, prefix: str = "", delimiter: str = "", marker: str = "",

@@ -128,3 +128,27 @@ def test_overwrite_and_delete(tmp_path):
         finally:
             await layer.close()
     run(main())
+
+
+def test_copy_streams_and_self_copy_is_metadata_only(tmp_path):
+    async def main():
+        layer = open_layer(tmp_path)
+        try:
+            await layer.make_bucket("c", "o")
+            data = payload(3 * MIB + 11, seed=5)
+            await layer.put_object("c", "src", body(data), PutMeta("a/b", {"x": "1"}))
+            info = await layer.copy_object("c", "src", "c", "dst")
+            assert info.etag == hashlib.md5(data).hexdigest()
+            assert layer.head_object("c", "dst").user_meta == {"x": "1"}
+            assert await read_all(layer, "c", "dst") == data
+            part = await layer.copy_object("c", "src", "c", "piece", first=MIB, last=MIB + 99)
+            assert await read_all(layer, "c", "piece") == data[MIB:MIB + 100] and part.size == 100
+            before = layer._manifest_of("c", "src")["parts"]
+            again = await layer.copy_object("c", "src", "c", "src", PutMeta("text/new", {"y": "2"}))
+            after = layer._manifest_of("c", "src")
+            assert after["parts"] == before and again.etag == info.etag
+            assert (after["ct"], after["um"]) == ("text/new", {"y": "2"})
+            assert await read_all(layer, "c", "src") == data
+        finally:
+            await layer.close()
+    run(main())
