@@ -1,0 +1,173 @@
+"""One HTTP request, start to end: route, authenticate, run the handler, answer.
+
+Every answer carries x-amz-request-id; every failure is S3 XML. Client mistakes are 4xx
+S3Errors; anything unexpected is logged with the request id and answered InternalError.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+from s3free.objects.errors import ObjectError
+
+from . import auth, router
+from .body import ClientDisconnected, drain
+from .errors import S3Error, error_xml
+from .handlers import bucket, multipart, object, service
+from .http import Request, Response, send_response
+from .translate import to_s3
+
+log = logging.getLogger("s3free.api")
+access_log = logging.getLogger("s3free.access")
+
+HANDLERS = {
+    "ListBuckets": service.list_buckets,
+    "CreateBucket": bucket.create_bucket,
+    "HeadBucket": bucket.head_bucket,
+    "DeleteBucket": bucket.delete_bucket,
+    "GetBucketLocation": bucket.get_location,
+    "ListObjects": bucket.list_objects,
+    "ListObjectsV2": bucket.list_objects_v2,
+    "ListObjectVersions": bucket.list_object_versions,
+    "ListMultipartUploads": bucket.list_uploads,
+    "DeleteObjects": bucket.delete_objects,
+    "PutObject": object.put_object,
+    "GetObject": object.get_object,
+    "HeadObject": object.head_object,
+    "DeleteObject": object.delete_object,
+    "CopyObject": object.copy_object,
+    "CreateMultipartUpload": multipart.create,
+    "UploadPart": multipart.upload_part,
+    "UploadPartCopy": multipart.upload_part_copy,
+    "ListParts": multipart.list_parts,
+    "CompleteMultipartUpload": multipart.complete,
+    "AbortMultipartUpload": multipart.abort,
+}
+
+HEALTH_PREFIX = "/_s3free/"
+
+
+def new_request_id() -> str:
+    return os.urandom(8).hex().upper()
+
+
+def _headers(pairs: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in pairs:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        out[key] = f"{out[key]},{text}" if key in out else text
+    return out
+
+
+def _decode_meta(headers: dict[str, str]) -> dict[str, str]:
+    """x-amz-meta-* values arrive as UTF-8 bytes (read above as latin-1): take them as text."""
+    for name, value in headers.items():
+        if name.startswith("x-amz-meta-") and not value.isascii():
+            try:
+                headers[name] = value.encode("latin-1").decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+    return headers
+
+
+async def handle(state, scope: dict, receive, send) -> None:
+    started = time.monotonic()
+    request_id = new_request_id()
+    method = scope["method"]
+    raw_headers = scope.get("headers", [])
+    headers = _headers(raw_headers)
+    done = []
+
+    async def tracked_receive() -> dict:  # remembers when the body has been read to its end
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            done.append(True)
+        return message
+
+    req = Request(scope, tracked_receive, method, "", "", {}, headers, request_id, app=state)
+    req.body_done = done
+    path = scope.get("path", "/")
+    if path.startswith(HEALTH_PREFIX):
+        resp = health(state, path)
+        await send_response(send, resp, request_id, head=method == "HEAD")
+        return
+    sent = 0
+    try:
+        target = router.route(scope.get("raw_path") or path.encode(), headers.get("host", ""),
+                              state.settings.domain)
+        req.bucket, req.key = target.bucket, target.key
+        req.query = router.parse_query(scope.get("query_string", b""))
+        result = auth.authenticate(state.users, scope, raw_headers)
+        req.auth, req.access_key = result, result.access_key
+        req.is_root = result.access_key == state.users.root
+        req.operation = router.operation(method, target, req.query, headers)
+        _decode_meta(headers)
+        handler = HANDLERS.get(req.operation)
+        if handler is None:
+            raise S3Error("NotImplemented", f"{req.operation} is not implemented by s3free.",
+                          Operation=req.operation)
+        resp = await handler(req)
+    except ClientDisconnected:
+        _log(req, 499, 0, started)
+        return
+    except S3Error as exc:
+        resp = await _error(req, exc)
+    except ObjectError as exc:
+        resp = await _error(req, to_s3(exc))
+    except Exception:
+        log.exception("request %s (%s %s) failed", request_id, method, req.resource)
+        resp = await _error(req, S3Error("InternalError"))
+    try:
+        sent = await send_response(send, resp, request_id, head=method == "HEAD")
+    except Exception:
+        log.exception("request %s (%s %s): response aborted", request_id, method, req.resource)
+        _log(req, resp.status, sent, started)
+        raise
+    _log(req, resp.status, sent, started)
+
+
+async def _error(req: Request, exc: S3Error) -> Response:
+    if exc.status == 500:
+        log.error("request %s: %s", req.request_id, exc)
+    if exc.code == "NotModified":
+        resp = Response(304)
+        if getattr(exc, "etag", None):
+            resp.header("etag", f'"{exc.etag}"')
+        return resp
+    try:  # leave the connection reusable when the client already sent a small body
+        if (req.method in ("PUT", "POST") and not req.body_done
+                and int(req.headers.get("content-length", "0") or 0) <= 65536):
+            await drain(req.receive)
+    except (ValueError, ClientDisconnected):
+        pass
+    resp = Response(exc.status, [("content-type", "application/xml")], error_xml(exc, req.resource, req.request_id))
+    if exc.code == "InvalidRange" and "ActualObjectSize" in exc.extra:
+        resp.header("content-range", f"bytes */{exc.extra['ActualObjectSize']}")
+    if exc.status in (301, 307) or exc.code == "MethodNotAllowed":
+        resp.header("allow", "GET, PUT, HEAD, POST, DELETE")
+    return resp
+
+
+def health(state, path: str) -> Response:
+    """/_s3free/health/live: the process answers; /ready: enough disks to serve (>= k online)."""
+    if path == "/_s3free/health/live":
+        return Response(200, [("content-type", "application/json")], b'{"status":"ok"}')
+    if path == "/_s3free/health/ready":
+        layer = state.layer
+        online = len(layer.disks.online()) if layer is not None else 0
+        ready = layer is not None and online >= layer.k
+        body = json.dumps({"status": "ready" if ready else "unavailable", "disks_online": online,
+                           "disks": layer.disks.n if layer else 0}).encode()
+        return Response(200 if ready else 503, [("content-type", "application/json")], body)
+    return Response(404, [("content-type", "application/json")], b'{"status":"not found"}')
+
+
+def _log(req: Request, status: int, sent: int, started: float) -> None:
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info(json.dumps({
+            "request_id": req.request_id, "api": req.operation, "method": req.method, "bucket": req.bucket,
+            "key": req.key, "status": status, "bytes": sent, "user": req.access_key,
+            "ms": round((time.monotonic() - started) * 1000, 2)}))

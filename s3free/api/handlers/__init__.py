@@ -1,0 +1,1 @@
+"""S3 handlers, one module per resource: service, bucket, object, multipart."""
