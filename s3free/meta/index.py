@@ -15,7 +15,7 @@ import msgpack
 
 from s3free.meta import keys as K
 
-DBS = ("buckets", "objects", "uploads", "parts", "data", "segments", "state", "heal")
+DBS = ("buckets", "objects", "uploads", "parts", "data", "segments", "state", "heal", "tombs")
 
 
 def pack(value) -> bytes:
@@ -105,6 +105,14 @@ class Index:
 
     def delete_object(self, txn, bucket: str, key: str) -> bool:
         return self.delete(txn, "objects", K.object_key(bucket, key.encode()))
+
+    def put_tomb(self, txn, bucket: str, key: str, stamp) -> None:
+        """Remember when a key was deleted (so a scrub can tell deleted from lost)."""
+        self.put(txn, "tombs", K.object_key(bucket, key.encode()), list(stamp))
+
+    def get_tomb(self, txn, bucket: str, key: str) -> tuple | None:
+        got = self.get(txn, "tombs", K.object_key(bucket, key.encode()))
+        return None if got is None else tuple(got)
 
     def ordered(self, txn, bucket: str, start: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
         """(key bytes, raw manifest) for every key >= start in S3 order, decoding nothing

@@ -60,6 +60,7 @@ class ObjectLayer:
         self.quorum = quorum
         self.log = SegmentLog(disks, engine, index, self.k, max_segment=config.max_segment)
         self.damage_events = 0
+        self.on_damage = None          # set by the healer: wake up, there is work
 
     @classmethod
     def open(cls, disk_paths: list[str], meta_dir: str, config: EngineConfig | None = None) -> "ObjectLayer":
@@ -87,16 +88,20 @@ class ObjectLayer:
 
     # -- damage reporting (the healing issue drains this queue) --------------------------
     def report_damage(self, data_id: str, part: int, shard: int, reason: str) -> None:
+        """Queue a damaged shard (of a part, or of a segment record: `data_id` 'seg:<segment>:<offset>')
+        for repair; the healer picks it up at once in this process, within seconds in others."""
         self.damage_events += 1
         log.warning("damaged shard %d of %s part %d: %s", shard, data_id, part, reason)
         try:
             with self.index.write() as txn:
-                key = f"{data_id}.{part}".encode()
+                key = (data_id if data_id.startswith("seg:") else f"{data_id}.{part}").encode()
                 entry = self.index.get(txn, "heal", key) or {"shards": {}, "since": time.time()}
                 entry["shards"][str(shard)] = reason
                 self.index.put(txn, "heal", key, entry)
         except Exception:  # reporting must never break a read
             log.exception("could not queue heal entry")
+        if self.on_damage is not None:
+            self.on_damage()
 
     # -- buckets ----------------------------------------------------------------------
     async def make_bucket(self, name: str, owner: str, location: str = "") -> BucketInfo:
@@ -378,13 +383,14 @@ class ObjectLayer:
         good = {d: r.body for d, r in got.items() if isinstance(r, records.Record)}
         bad = {d: r for d, r in got.items() if not isinstance(r, records.Record)}
         for d, err in bad.items():
-            self.report_damage(f"seg:{loc.segment}:{loc.offset}", 0, d, str(err))
+            if not self.disks.disks[d].refilling:      # a refill will bring the whole segment
+                self.report_damage(f"seg:{loc.segment}:{loc.offset}", 0, d, str(err))
         if len(good) < k:
             more = await self.log.read(loc, list(range(k, n)))
             for d, r in more.items():
                 if isinstance(r, records.Record):
                     good[d] = r.body
-                else:
+                elif not self.disks.disks[d].refilling:
                     self.report_damage(f"seg:{loc.segment}:{loc.offset}", 0, d, str(r))
             if len(good) < k:
                 raise E.DataUnavailable(f"{m['b']}/{m['k']}: only {len(good)} of {n} shards intact, {k} needed")
@@ -426,6 +432,7 @@ class ObjectLayer:
             if old is None or tuple(old["st"]) > stamp:
                 return Commit(None, live=True)
             self.index.delete_object(txn, bucket, key)
+            self.index.put_tomb(txn, bucket, key, stamp)
             self._drop_data_refs(txn, old)
             removed.append(old)
             return Commit(ObjectInfo.from_manifest(bucket, old), live=True,

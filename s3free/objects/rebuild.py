@@ -91,6 +91,7 @@ def rebuild_index(disk_paths: list[str], meta_dir: str, k: int, m: int, force: b
                     live[loc[0]] = live.get(loc[0], 0) + loc[2]
                     if rtype == records.DELETE:
                         stats.tombstones += 1
+                        index.put_tomb(txn, bucket, key, stamp)
                         continue
                     b = buckets.get(bucket)
                     if b is None or b[1] != records.BUCKET or b[0] > stamp:

@@ -32,12 +32,17 @@ class Disk:
     index: int
     path: Path
     disk_id: str = ""
-    state: str = "online"          # online | offline | unformatted
+    state: str = "online"          # online | refilling | offline | unformatted
     reason: str = ""
 
     @property
     def online(self) -> bool:
-        return self.state == "online"
+        """Takes writes and reads (a refilling disk lacks what was written before it came)."""
+        return self.state in ("online", "refilling")
+
+    @property
+    def refilling(self) -> bool:
+        return self.state == "refilling"
 
     @property
     def objects(self) -> Path:
@@ -187,6 +192,75 @@ class DiskSet:
 
     def online(self) -> list[int]:
         return [d.index for d in self.disks if d.online]
+
+    def probe(self, index: int) -> str | None:
+        """None if the disk in this slot is ours, readable and writable; else why not."""
+        disk = self.disks[index]
+        try:
+            fmt = _read_format(disk.path)
+        except DiskSetupError as exc:
+            return str(exc)
+        if fmt is None:
+            return "format file missing" if disk.path.is_dir() else "path missing"
+        if fmt.get("deployment_id") != self.deployment_id or fmt.get("index") != index:
+            return "a different disk is mounted in this slot"
+        try:
+            probe = disk.path / FORMAT_DIR / f".probe-{os.getpid()}"
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, b"ok")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            return f"not writable: {exc.strerror}"
+        return None
+
+    def is_empty_replacement(self, index: int) -> bool:
+        """An empty folder sits in a slot whose disk was lost: it can be formatted in."""
+        path = self.disks[index].path
+        try:
+            return path.is_dir() and not any(p.name != FORMAT_DIR for p in path.iterdir()) \
+                and _read_format(path) is None
+        except (OSError, DiskSetupError):
+            return False
+
+    def check(self, refilling: set[int] = frozenset()) -> list[tuple[int, str, str]]:
+        """Probe every disk and update its state; returns (slot, new state, reason) changes.
+        Run periodically, and after I/O errors."""
+        changes = []
+        for disk in self.disks:
+            reason = self.probe(disk.index)
+            if reason is None:
+                new = "refilling" if disk.index in refilling else "online"
+            elif self.is_empty_replacement(disk.index):
+                new = "unformatted"
+            else:
+                new = "offline"
+            if new != disk.state:
+                old = disk.state
+                disk.state, disk.reason = new, reason or ""
+                if new == "online" or new == "refilling":
+                    self._ensure_dirs(disk)
+                changes.append((disk.index, new, reason or ""))
+                log.warning("disk %s (slot %d): %s -> %s%s", disk.path, disk.index + 1, old, new,
+                            f" ({reason})" if reason else "")
+        return changes
+
+    def format_replacement(self, index: int) -> None:
+        """Write this slot's format file (with its original disk id) into an empty folder."""
+        disk = self.disks[index]
+        if not self.is_empty_replacement(index):
+            raise DiskSetupError(f"disk {disk.path} is not an empty folder; refusing to format it")
+        ids = [d.disk_id for d in self.disks]
+        (disk.path / FORMAT_DIR).mkdir(exist_ok=True)
+        _write_json_durably(disk.path / FORMAT_DIR / FORMAT_FILE, {
+            "format": FORMAT_NAME, "deployment_id": self.deployment_id, "disk_id": ids[index],
+            "index": index, "disks": self.n, "k": self.k, "m": self.m, "disk_ids": ids})
+        self._ensure_dirs(disk)
+        disk.state, disk.reason = "refilling", ""
+        log.warning("disk %s (slot %d) formatted as a replacement; refilling", disk.path, index + 1)
 
     def mark_offline(self, index: int, reason: str) -> None:
         disk = self.disks[index]

@@ -52,10 +52,11 @@ class Record:
     stamp: tuple[int, int]
     meta: dict
     body: bytes = b""
+    meta_raw: bytes = b""      # the packed metadata exactly as stored (for byte-identical repairs)
 
     @property
     def size(self) -> int:
-        return HEAD_LEN + len(pack_meta(self.meta)) + len(self.body)
+        return HEAD_LEN + len(self.meta_raw or pack_meta(self.meta)) + len(self.body)
 
 
 def pack_meta(meta: dict) -> bytes:
@@ -117,4 +118,4 @@ def parse(buf, verify_body: bool = True) -> Record:
         raise RecordError(f"bad record metadata: {exc}") from None
     if not isinstance(meta, dict):
         raise RecordError("record metadata is not a map")
-    return Record(head.type, head.shard, head.k, head.m, head.stamp, meta, bytes(body))
+    return Record(head.type, head.shard, head.k, head.m, head.stamp, meta, bytes(body), bytes(meta_bytes))

@@ -155,7 +155,8 @@ class SegmentLog:
                     self.index.put(txn, "segments", self._segment.encode(), info)
 
     async def _flush(self, batch: list[_Pending], size: int) -> None:
-        if self._segment is None or self._broken or self._size + size > self.max_segment:
+        joined = set(self.disks.online()) - set(self._fds)   # a disk came (back): give it a fresh segment
+        if self._segment is None or self._broken or joined or self._size + size > self.max_segment:
             await asyncio.get_running_loop().run_in_executor(None, self._roll)
         for d in [d for d in self._fds if not self.disks.disks[d].online]:
             os.close(self._fds.pop(d))     # gone since the roll: never write into a lost disk
@@ -343,11 +344,12 @@ def scan(path: Path, start: int = 0, chunk: int = 1 << 20) -> Iterator[tuple[int
             pos += want
 
 
-def scan_any(disks: DiskSet, segment: str) -> Iterator[tuple[int, records.Record, int]]:
+def scan_any(disks: DiskSet, segment: str, exclude: tuple[int, ...] = ()) -> Iterator[tuple[int, records.Record, int]]:
     """Walk a segment's records, reading one disk and switching to another copy at any
     offset where this one is damaged (records sit at the same offset on every disk).
     A torn tail (a crash mid-append, never acknowledged) ends the walk."""
-    paths = [p for p in (segment_path(disks, d, segment) for d in disks.online()) if p.exists()]
+    paths = [p for p in (segment_path(disks, d, segment) for d in disks.online() if d not in exclude)
+             if p.exists()]
     size = max((p.stat().st_size for p in paths), default=0)
     offset = 0
     while offset < size:

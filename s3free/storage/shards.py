@@ -321,7 +321,8 @@ class PartReader:
             try:
                 self.fds[s] = os.open(self.paths[s], os.O_RDONLY)
             except OSError as exc:
-                self._damage(s, f"open failed: {exc.strerror}")
+                # a replaced disk being refilled simply does not have it yet
+                self._damage(s, f"open failed: {exc.strerror}", report=not disk.refilling)
                 return None
         return self.fds[s]
 

@@ -1,0 +1,317 @@
+"""The heal worker: drains the heal queue by risk, refills replaced disks, watches disks.
+
+Exactly one runs per node (whoever holds `<meta>/healer.lock`); every worker process still
+watches its own view of the disks. Repairs are rate-limited (bytes written per second)
+so client traffic keeps its latency.
+"""
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+from s3free.heal.repair import rebuild_part_shards, rebuild_segment, repair_record
+from s3free.storage import records
+from s3free.storage.segments import Location, segment_path
+from s3free.storage.shards import PartInfo, Unrecoverable
+
+log = logging.getLogger("s3free.heal")
+
+STATS_KEY = b"heal-stats"
+REFILL_PREFIX = b"refill:"
+
+
+@dataclass
+class HealStats:
+    shards_repaired: int = 0
+    records_repaired: int = 0
+    bytes_written: int = 0
+    unrecoverable: int = 0
+    recent: list = field(default_factory=list)      # [(time, what, detail)], newest last
+
+    def note(self, what: str, detail: str) -> None:
+        self.recent.append((time.time(), what, detail))
+        del self.recent[:-20]
+
+
+class RateLimiter:
+    """Sleeps so that work averages at most `rate` bytes per second (0: unlimited)."""
+
+    def __init__(self, rate: float):
+        self.rate = rate
+        self.start = time.monotonic()
+        self.done = 0
+
+    async def spend(self, nbytes: int) -> None:
+        if self.rate <= 0:
+            return
+        self.done += nbytes
+        ahead = self.done / self.rate - (time.monotonic() - self.start)
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+        if time.monotonic() - self.start > 10:      # forget old history: a rolling window
+            self.start, self.done = time.monotonic(), 0
+
+
+def refill_jobs(index) -> dict[int, dict]:
+    with index.read() as txn:
+        return {int(k[len(REFILL_PREFIX):]): v for k, v in index.items(txn, "state", REFILL_PREFIX)}
+
+
+def queue_entries(index) -> list[tuple[bytes, dict]]:
+    """The heal queue, most at-risk first (most damaged shards), then oldest first."""
+    with index.read() as txn:
+        items = list(index.items(txn, "heal"))
+    return sorted(items, key=lambda kv: (-len(kv[1].get("shards", {})), kv[1].get("since", 0)))
+
+
+class Healer:
+    def __init__(self, layer, rate: float = 256 << 20, auto_replace: bool = True):
+        self.layer = layer
+        self.index = layer.index
+        self.limiter = RateLimiter(rate)
+        self.auto_replace = auto_replace
+        self.stats = HealStats()
+        with self.index.read() as txn:
+            saved = self.index.get(txn, "state", STATS_KEY)
+        if saved:
+            self.stats = HealStats(**saved)
+
+    def _save_stats(self) -> None:
+        with self.index.write() as txn:
+            self.index.put(txn, "state", STATS_KEY, asdict(self.stats))
+
+    # -- disks ------------------------------------------------------------------------
+    def check_disks(self) -> None:
+        """Probe disks; format an empty replacement into its slot and start its refill."""
+        disks = self.layer.disks
+        disks.check(set(refill_jobs(self.index)))
+        for disk in disks.disks:
+            if disk.state == "unformatted" and self.auto_replace:
+                self.replace_disk(disk.index)
+
+    def replace_disk(self, slot: int) -> None:
+        disks = self.layer.disks
+        disks.format_replacement(slot)
+        with self.index.write() as txn:
+            self.index.put(txn, "state", REFILL_PREFIX + str(slot).encode(),
+                           {"phase": "objects", "cursor": b"", "parts_done": 0, "segments_done": 0,
+                            "bytes": 0, "started": time.time()})
+        self.stats.note("replace", f"slot {slot + 1} ({disks.disks[slot].path}) formatted; refilling")
+        self._save_stats()
+
+    # -- queue ------------------------------------------------------------------------
+    def _find_part(self, data_id: str, number: int) -> tuple[PartInfo | None, dict | None]:
+        with self.index.read() as txn:
+            ref = self.index.get(txn, "data", data_id.encode())
+            if ref is None:
+                return None, None
+            if "u" in ref:
+                for _, e in self.index.items(txn, "parts", bytes.fromhex(ref["u"])):
+                    if e["p"][1] == data_id:
+                        return PartInfo.from_manifest(e["p"]), None
+                return None, None
+            m = self.index.get_object(txn, ref["b"], ref["k"])
+        if m is None:
+            return None, None
+        for item in m.get("parts", []):
+            if item[1] == data_id and item[0] == number:
+                return PartInfo.from_manifest(item), m
+        return None, None
+
+    async def heal_part(self, data_id: str, number: int, shards: list[int]) -> list[int]:
+        """Rebuild the given shards of a part; returns those rebuilt."""
+        part, manifest = self._find_part(data_id, number)
+        if part is None:
+            return shards            # deleted meanwhile: nothing left to heal
+        online = [s for s in shards if self.layer.disks.disks[part.placement[s]].online]
+        if not online:
+            return []
+        written = await rebuild_part_shards(self.layer, part, online)
+        await self.limiter.spend(written)
+        self.stats.shards_repaired += len(online)
+        self.stats.bytes_written += written
+        self.stats.note("part", f"{data_id}.{number} shards {online}")
+        if manifest is not None and part.missing:
+            self._clear_missing(manifest, data_id, number, online)
+        return online
+
+    def _clear_missing(self, manifest: dict, data_id: str, number: int, healed: list[int]) -> None:
+        with self.index.write() as txn:
+            m = self.index.get_object(txn, manifest["b"], manifest["k"])
+            if m is None:
+                return
+            for item in m.get("parts", []):
+                if item[1] == data_id and item[0] == number:
+                    item[7] = [s for s in item[7] if s not in healed]
+            self.index.put_object(txn, manifest["b"], manifest["k"], m)
+
+    async def heal_record(self, segment: str, offset: int) -> list[int]:
+        length = self._record_length(segment, offset)
+        if length is None:
+            return []
+        repaired = await repair_record(self.layer, Location(segment, offset, length))
+        self.stats.records_repaired += len(repaired)
+        self.stats.bytes_written += length * len(repaired)
+        await self.limiter.spend(length * len(repaired))
+        if repaired:
+            self.stats.note("record", f"{segment}@{offset} disks {repaired}")
+        return repaired
+
+    def _record_length(self, segment: str, offset: int) -> int | None:
+        for d in self.layer.disks.online():
+            try:
+                with open(segment_path(self.layer.disks, d, segment), "rb") as fh:
+                    fh.seek(offset)
+                    return records.parse_head(fh.read(records.HEAD_LEN)).length
+            except (OSError, records.RecordError):
+                continue
+        return None
+
+    async def drain(self, limit: int | None = None) -> int:
+        """Heal queued entries, most at risk first; returns how many were settled."""
+        settled = 0
+        for key, entry in queue_entries(self.index):
+            if limit is not None and settled >= limit:
+                break
+            if entry.get("unrecoverable"):
+                continue
+            name = key.decode()
+            shards = sorted(int(s) for s in entry.get("shards", {}))
+            try:
+                if name.startswith("seg:"):
+                    _, seg, off = name.rsplit(":", 2)
+                    await self.heal_record(seg, int(off))
+                    done = True
+                else:
+                    data_id, number = name.rsplit(".", 1)
+                    healed = await self.heal_part(data_id, int(number), shards)
+                    done = set(healed) >= set(shards)
+            except Unrecoverable as exc:
+                log.error("unrecoverable: %s: %s", name, exc)
+                self.stats.unrecoverable += 1
+                self.stats.note("unrecoverable", f"{name}: {exc}")
+                with self.index.write() as txn:
+                    self.index.put(txn, "heal", key, dict(entry, unrecoverable=True, reason=str(exc)))
+                continue
+            except OSError as exc:
+                log.warning("heal of %s failed, will retry: %s", name, exc)
+                continue
+            if done:
+                with self.index.write() as txn:
+                    cur = self.index.get(txn, "heal", key)
+                    if cur is not None and cur.get("since") == entry.get("since") and cur.get("shards") == entry.get("shards"):
+                        self.index.delete(txn, "heal", key)
+                settled += 1
+        if settled:
+            self._save_stats()
+        return settled
+
+    # -- refill -----------------------------------------------------------------------
+    async def refill_step(self, slot: int, budget: int = 64) -> bool:
+        """Advance the refill of `slot` by up to `budget` parts or segments; True when done."""
+        key = REFILL_PREFIX + str(slot).encode()
+        with self.index.read() as txn:
+            job = self.index.get(txn, "state", key)
+        if job is None:
+            return True
+        if job["phase"] == "objects":
+            cursor = job["cursor"]
+            with self.index.read() as txn:
+                cur = txn.cursor(db=self.index.db["objects"])
+                batch = []
+                if cur.set_range(cursor):
+                    for k, v in cur:
+                        if k == cursor:
+                            continue
+                        batch.append((k, v))
+                        if len(batch) >= budget:
+                            break
+            from s3free.meta.index import unpack
+            for k, raw in batch:
+                m = unpack(raw)
+                for item in m.get("parts", []):
+                    part = PartInfo.from_manifest(item)
+                    if slot in part.placement:
+                        await self.heal_part(part.data_id, part.number, [part.placement.index(slot)])
+                        job["parts_done"] += 1
+                job["cursor"] = k
+            if len(batch) < budget:
+                await self._refill_uploads(slot)
+                job["phase"] = "segments"
+                job["cursor"] = b""
+        elif job["phase"] == "segments":
+            with self.index.read() as txn:
+                segs = [(k.decode(), v) for k, v in self.index.items(txn, "segments")]
+            todo = [s for s, info in segs if s > job["cursor"].decode()]
+            for seg in todo[:budget]:
+                info = dict(segs)[seg]
+                if not info.get("sealed") and seg != self.layer.log._segment:
+                    path = segment_path(self.layer.disks, slot, seg)
+                    if path.exists():
+                        job["cursor"] = seg.encode()
+                        continue
+                written = await rebuild_segment(self.layer, seg, slot)
+                await self.limiter.spend(written)
+                self.stats.bytes_written += written
+                job["segments_done"] += 1
+                job["bytes"] += written
+                job["cursor"] = seg.encode()
+            if len(todo) <= budget:
+                job["phase"] = "done"
+        with self.index.write() as txn:
+            if job["phase"] == "done":
+                self.index.delete(txn, "state", key)
+            else:
+                self.index.put(txn, "state", key, job)
+        if job["phase"] == "done":
+            self.layer.disks.disks[slot].state = "online"
+            self.stats.note("refilled", f"slot {slot + 1}: {job['parts_done']} parts, {job['segments_done']} segments")
+            self._save_stats()
+            log.warning("disk slot %d refilled: %d parts, %d segments", slot + 1, job["parts_done"],
+                        job["segments_done"])
+            return True
+        return False
+
+    async def _refill_uploads(self, slot: int) -> None:
+        with self.index.read() as txn:
+            parts = [e["p"] for _, e in self.index.items(txn, "parts")]
+        for item in parts:
+            part = PartInfo.from_manifest(item)
+            if slot in part.placement:
+                await self.heal_part(part.data_id, part.number, [part.placement.index(slot)])
+
+    async def refill_all(self) -> None:
+        for slot in list(refill_jobs(self.index)):
+            while not await self.refill_step(slot):
+                pass
+
+    # -- the background loop --------------------------------------------------------------
+    async def run(self, interval: float = 5.0) -> None:
+        wake = asyncio.Event()
+        self.layer.on_damage = wake.set         # heal-on-read: start at once, not next tick
+        while True:
+            try:
+                self.check_disks()
+                jobs = refill_jobs(self.index)
+                for slot in jobs:
+                    if self.layer.disks.disks[slot].online:
+                        await self.refill_step(slot)
+                await self.drain(limit=256)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("heal loop error")
+            if refill_jobs(self.index):
+                await asyncio.sleep(0)
+                continue
+            try:
+                await asyncio.wait_for(wake.wait(), interval)
+            except asyncio.TimeoutError:
+                pass
+            wake.clear()
+
+
