@@ -21,6 +21,7 @@ class AppState:
     settings: config.Settings
     users: Users
     layer: object = None
+    heal: object = None
 
 
 def users_for(settings: config.Settings) -> Users:
@@ -75,6 +76,8 @@ class S3App:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.state is not None and self.state.heal is not None:
+                    await self.state.heal.stop()
                 if self.state is not None and self.state.layer is not None:
                     try:
                         await self.state.layer.close()
@@ -90,10 +93,11 @@ async def startup() -> AppState:
     settings = config.load()
     _setup_logging(settings.log_level)
     users = users_for(settings)
-    engine = EngineConfig(k=settings.k, m=settings.m, small_threshold=settings.small_threshold,
-                          io_engine=settings.io_engine or None)
-    layer = ObjectLayer.open(settings.disk_paths(), settings.meta_path(), engine)
-    return AppState(settings, users, layer)
+    layer = ObjectLayer.open(settings.disk_paths(), settings.meta_path(), EngineConfig.from_settings(settings))
+    from s3free.heal.service import HealService
+    heal = HealService(layer, settings)
+    heal.start()
+    return AppState(settings, users, layer, heal)
 
 
 app = S3App()

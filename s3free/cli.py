@@ -9,7 +9,7 @@ import sys
 from s3free import __version__
 
 # modules under s3free.commands, each with register(subparsers)
-COMMANDS = ("server", "admin")
+COMMANDS = ("server", "admin", "disk")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -40,6 +40,12 @@ class Settings:
     tls_key: str = ""
     io_engine: str = ""
     log_level: str = "info"
+    # self-healing (docs/healing.md)
+    scrub_interval: float = 86400.0      # seconds between scrub passes; 0 turns the scrubber off
+    scrub_rate_mb: float = 64.0          # MB/s the scrubber may read (0: unlimited)
+    heal_rate_mb: float = 256.0          # MB/s the healer may write (0: unlimited)
+    auto_replace: bool = True            # format an empty folder found in a lost disk's slot, refill it
+    disk_check_interval: float = 5.0     # seconds between disk probes in every worker
 
     @property
     def k(self) -> int:
@@ -77,6 +83,8 @@ class Settings:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _INT_KEYS = {"workers", "small_threshold"}
+_FLOAT_KEYS = {"scrub_interval", "scrub_rate_mb", "heal_rate_mb", "disk_check_interval"}
+_BOOL_KEYS = {"auto_replace"}
 _LIST_KEYS = {"disks", "domain"}
 
 
@@ -211,6 +219,23 @@ def _convert(name: str, raw, source: str):
             return int(raw)
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: expected an integer, got {raw!r}") from None
+    if name in _FLOAT_KEYS:
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {raw!r}") from None
+        if isinstance(raw, bool) or value < 0:
+            raise ConfigError(f"{where}: expected a number >= 0, got {raw!r}")
+        return value
+    if name in _BOOL_KEYS:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{where}: expected true or false, got {raw!r}")
     if name in _LIST_KEYS:
         if isinstance(raw, str):
             return _split_list(raw)

@@ -156,13 +156,29 @@ def health(state, path: str) -> Response:
     if path == "/_s3free/health/live":
         return Response(200, [("content-type", "application/json")], b'{"status":"ok"}')
     if path == "/_s3free/health/ready":
-        layer = state.layer
-        online = len(layer.disks.online()) if layer is not None else 0
-        ready = layer is not None and online >= layer.k
-        body = json.dumps({"status": "ready" if ready else "unavailable", "disks_online": online,
-                           "disks": layer.disks.n if layer else 0}).encode()
-        return Response(200 if ready else 503, [("content-type", "application/json")], body)
+        return Response(*readiness(state.layer))
     return Response(404, [("content-type", "application/json")], b'{"status":"not found"}')
+
+
+def readiness(layer) -> tuple[int, list, bytes]:
+    """Ready when the index answers and at least k disks are usable; degraded (still ready)
+    when any disk is not fully online, naming each one."""
+    if layer is None:
+        return 503, [("content-type", "application/json")], b'{"status":"unavailable","reason":"starting"}'
+    try:
+        with layer.index.read() as txn:
+            layer.index.get(txn, "state", b"layout")
+        index_ok = True
+    except Exception:
+        index_ok = False
+    disks = layer.disks
+    online = [d for d in disks.disks if d.online]
+    ready = index_ok and len(online) >= layer.k
+    not_ok = [{"slot": d.index + 1, "path": str(d.path), "state": d.state, "reason": d.reason}
+              for d in disks.disks if d.state != "online"]
+    body = {"status": "ready" if ready else "unavailable", "degraded": bool(not_ok), "index": index_ok,
+            "disks_online": len(online), "disks": disks.n, "k": layer.k, "m": layer.m, "problem_disks": not_ok}
+    return (200 if ready else 503), [("content-type", "application/json")], json.dumps(body).encode()
 
 
 def _log(req: Request, status: int, sent: int, started: float) -> None:

@@ -61,9 +61,7 @@ def check_disks(settings: config.Settings) -> None:
     """Format fresh disks or verify known ones (raises with a one-line reason)."""
     from s3free.objects.layer import EngineConfig, ObjectLayer
 
-    engine = EngineConfig(k=settings.k, m=settings.m, small_threshold=settings.small_threshold,
-                          io_engine=settings.io_engine or None)
-    layer = ObjectLayer.open(settings.disk_paths(), settings.meta_path(), engine)
+    layer = ObjectLayer.open(settings.disk_paths(), settings.meta_path(), EngineConfig.from_settings(settings))
     asyncio.run(layer.close())
 
 

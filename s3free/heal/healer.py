@@ -7,9 +7,7 @@ so client traffic keeps its latency.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -56,6 +54,14 @@ class RateLimiter:
             self.start, self.done = time.monotonic(), 0
 
 
+def start_refill(index, slot: int) -> None:
+    """Queue a refill job for a disk slot (a replaced, empty disk)."""
+    with index.write() as txn:
+        index.put(txn, "state", REFILL_PREFIX + str(slot).encode(),
+                  {"phase": "objects", "cursor": b"", "parts_done": 0, "segments_done": 0, "bytes": 0,
+                   "started": time.time()})
+
+
 def refill_jobs(index) -> dict[int, dict]:
     with index.read() as txn:
         return {int(k[len(REFILL_PREFIX):]): v for k, v in index.items(txn, "state", REFILL_PREFIX)}
@@ -96,10 +102,7 @@ class Healer:
     def replace_disk(self, slot: int) -> None:
         disks = self.layer.disks
         disks.format_replacement(slot)
-        with self.index.write() as txn:
-            self.index.put(txn, "state", REFILL_PREFIX + str(slot).encode(),
-                           {"phase": "objects", "cursor": b"", "parts_done": 0, "segments_done": 0,
-                            "bytes": 0, "started": time.time()})
+        start_refill(self.index, slot)
         self.stats.note("replace", f"slot {slot + 1} ({disks.disks[slot].path}) formatted; refilling")
         self._save_stats()
 
@@ -149,17 +152,18 @@ class Healer:
                     item[7] = [s for s in item[7] if s not in healed]
             self.index.put_object(txn, manifest["b"], manifest["k"], m)
 
-    async def heal_record(self, segment: str, offset: int) -> list[int]:
+    async def heal_record(self, segment: str, offset: int) -> tuple[list[int], list[int]]:
+        """Repair a journal record's copies: (disks repaired, disks still offline)."""
         length = self._record_length(segment, offset)
         if length is None:
-            return []
-        repaired = await repair_record(self.layer, Location(segment, offset, length))
+            return [], []            # the segment is gone (compacted): nothing to heal
+        repaired, offline = await repair_record(self.layer, Location(segment, offset, length))
         self.stats.records_repaired += len(repaired)
         self.stats.bytes_written += length * len(repaired)
         await self.limiter.spend(length * len(repaired))
         if repaired:
             self.stats.note("record", f"{segment}@{offset} disks {repaired}")
-        return repaired
+        return repaired, offline
 
     def _record_length(self, segment: str, offset: int) -> int | None:
         for d in self.layer.disks.online():
@@ -184,8 +188,8 @@ class Healer:
             try:
                 if name.startswith("seg:"):
                     _, seg, off = name.rsplit(":", 2)
-                    await self.heal_record(seg, int(off))
-                    done = True
+                    _, offline = await self.heal_record(seg, int(off))
+                    done = not offline
                 else:
                     data_id, number = name.rsplit(".", 1)
                     healed = await self.heal_part(data_id, int(number), shards)
@@ -248,12 +252,6 @@ class Healer:
                 segs = [(k.decode(), v) for k, v in self.index.items(txn, "segments")]
             todo = [s for s, info in segs if s > job["cursor"].decode()]
             for seg in todo[:budget]:
-                info = dict(segs)[seg]
-                if not info.get("sealed") and seg != self.layer.log._segment:
-                    path = segment_path(self.layer.disks, slot, seg)
-                    if path.exists():
-                        job["cursor"] = seg.encode()
-                        continue
                 written = await rebuild_segment(self.layer, seg, slot)
                 await self.limiter.spend(written)
                 self.stats.bytes_written += written

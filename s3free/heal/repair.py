@@ -59,6 +59,8 @@ async def rebuild_part_shards(layer, info: PartInfo, targets: list[int]) -> int:
         generation = template.generation + 1
         for t in targets:
             final = shard_path(layer.disks, info.placement[t], info.data_id, info.number)
+            if not layer.disks.disks[info.placement[t]].objects.is_dir():
+                raise OSError(errno.ENOENT, f"disk of shard {t} is gone")
             final.parent.mkdir(parents=True, exist_ok=True)
             tmp = final.with_name(final.name + f".heal-{uuid.uuid4().hex[:8]}")
             tmp_paths[t] = (tmp, final)
@@ -148,21 +150,25 @@ def _bodies(layer, rec: records.Record, good: dict[int, records.Record], want: l
     return {d: bytes(b) for d, b in rebuilt.items()}
 
 
-async def repair_record(layer, loc: Location) -> list[int]:
-    """Rewrite every damaged copy of the record at `loc`; returns the disks repaired."""
+async def repair_record(layer, loc: Location) -> tuple[list[int], list[int]]:
+    """Rewrite every damaged copy of the record at `loc`. Returns (disks repaired, disks
+    still lacking it because they are offline)."""
     good = await _intact_copies(layer, loc)
     if not good:
         raise Unrecoverable(errno.EIO, f"no intact copy of the record at {loc}")
+    offline = [d for d in range(layer.disks.n) if not layer.disks.disks[d].online and d not in good]
     bad = [d for d in layer.disks.online() if d not in good]
     if not bad:
-        return []
+        return [], offline
     template = next(iter(good.values()))
     bodies = _bodies(layer, template, good, bad)
     repaired = []
     for d in bad:
         path = segment_path(layer.disks, d, loc.segment)
-        if not path.exists():
-            continue      # the whole file is gone: rebuild_segment's job
+        if not path.exists():     # the whole file is missing there: recreate all of it
+            await rebuild_segment(layer, loc.segment, d)
+            repaired.append(d)
+            continue
         data = _record_for(layer, template, d, bodies[d])
         if len(data) != loc.length:
             raise Unrecoverable(errno.EIO, f"rebuilt record at {loc} has {len(data)} bytes, not {loc.length}")
@@ -174,13 +180,17 @@ async def repair_record(layer, loc: Location) -> list[int]:
             os.close(fd)
         layer.log.forget(loc.segment)
         repaired.append(d)
-    return repaired
+    return repaired, offline
 
 
 async def rebuild_segment(layer, segment: str, disk: int) -> int:
-    """Recreate `segment` on `disk` from the other disks' copies; returns bytes written."""
+    """Create `segment` on `disk`, where it is missing, from the other disks' copies;
+    returns bytes written. It never replaces an existing file: a writer may have created
+    it and be appending to it (then damaged records are repaired in place instead)."""
     final = segment_path(layer.disks, disk, segment)
-    tmp = final.with_name(final.name + ".heal")
+    if final.exists():
+        return 0
+    tmp = final.with_name(final.name + f".heal-{uuid.uuid4().hex[:8]}")
     found = await asyncio.get_running_loop().run_in_executor(
         None, lambda: list(scan_any(layer.disks, segment, exclude=(disk,))))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -208,7 +218,12 @@ async def rebuild_segment(layer, segment: str, disk: int) -> int:
         os.unlink(tmp)
         raise
     os.close(fd)
-    os.replace(tmp, final)
+    try:
+        os.link(tmp, final)            # create only if still absent
+    except FileExistsError:
+        written = 0
+    finally:
+        os.unlink(tmp)
     _fsync_dir(final.parent)
     layer.log.forget(segment)
     return written

@@ -89,7 +89,7 @@ class Scrubber:
             if bad:
                 stats.shards_damaged += len(bad)
                 try:
-                    fixed = await self.healer.heal_record(loc.segment, loc.offset)
+                    fixed, _ = await self.healer.heal_record(loc.segment, loc.offset)
                     stats.records_repaired += len(fixed)
                 except Unrecoverable:
                     stats.unrecoverable += 1
@@ -126,7 +126,7 @@ class Scrubber:
                     got = await self.layer.log.read(loc, self.layer.disks.online())
                     stats.bytes_read += length * len(got)
                     if any(not isinstance(r, records.Record) for r in got.values()):
-                        stats.records_repaired += len(await self.healer.heal_record(seg, offset))
+                        stats.records_repaired += len((await self.healer.heal_record(seg, offset))[0])
                 if rec.type in (records.DATA, records.OBJECT) and self._restore_if_lost(rec, loc):
                     stats.manifests_restored += 1
 

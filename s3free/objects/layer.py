@@ -41,6 +41,12 @@ class EngineConfig:
     max_object_size: int = 5 << 40
     io_engine: str | None = None
 
+    @classmethod
+    def from_settings(cls, settings) -> "EngineConfig":
+        """The engine part of the node's settings (s3free.config.Settings)."""
+        return cls(k=settings.k, m=settings.m, small_threshold=settings.small_threshold,
+                   io_engine=settings.io_engine or None)
+
 
 def _etag_of(md5s: list[bytes]) -> str:
     return hashlib.md5(b"".join(md5s)).hexdigest() + f"-{len(md5s)}"
@@ -290,7 +296,7 @@ class ObjectLayer:
             if missing and rtype == records.DATA:
                 entry["deg"] = missing
             self.index.put_object(txn, bucket, key, entry)
-            self._queue_degraded(txn, manifest, loc, missing if rtype == records.DATA else [])
+            self._queue_degraded(txn, manifest)
             for p in manifest.get("parts", []):
                 self.index.put(txn, "data", p[1].encode(), {"b": bucket, "k": key, "v": manifest["v"]})
             dead = []
@@ -312,12 +318,10 @@ class ObjectLayer:
             await self._remove_parts(old)
         return info
 
-    def _queue_degraded(self, txn, manifest: dict, loc: Location, missing_disks: list[int]) -> None:
-        """A write that landed on fewer than all its shards is queued for healing at once."""
+    def _queue_degraded(self, txn, manifest: dict) -> None:
+        """Parts written on fewer than k+m shards are queued for healing at once (journal
+        records that missed a disk are queued by the segment log itself)."""
         now = time.time()
-        if missing_disks:
-            self.index.put(txn, "heal", f"seg:{loc.segment}:{loc.offset}".encode(),
-                           {"shards": {str(d): "not written" for d in missing_disks}, "since": now})
         for item in manifest.get("parts", []):
             part = PartInfo.from_manifest(item)
             if part.missing:

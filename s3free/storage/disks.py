@@ -193,6 +193,14 @@ class DiskSet:
     def online(self) -> list[int]:
         return [d.index for d in self.disks if d.online]
 
+    def suspect(self, index: int) -> None:
+        """An I/O error hit this disk: probe it now rather than at the next periodic check."""
+        disk = self.disks[index]
+        if disk.online:
+            reason = self.probe(index)
+            if reason is not None:
+                self.mark_offline(index, reason)
+
     def probe(self, index: int) -> str | None:
         """None if the disk in this slot is ours, readable and writable; else why not."""
         disk = self.disks[index]

@@ -13,6 +13,7 @@ import collections
 import errno
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,6 +174,7 @@ class SegmentLog:
         failed = [d for i, d in enumerate(disks) if errs[2 * i] or errs[2 * i + 1]]
         for d in failed:
             self._broken = True          # keep offsets equal on all disks: roll next time
+            self.disks.suspect(d)
             log.warning("segment write failed on disk %d: %s", d, errs[2 * disks.index(d)] or
                         errs[2 * disks.index(d) + 1])
         self._size += size
@@ -200,6 +202,9 @@ class SegmentLog:
                     outcomes.append(exc)
                     continue
                 outcomes.append(res.value)
+                if missing:     # a disk did not get this record: queue it for repair at once
+                    self.index.put(txn, "heal", f"seg:{loc.segment}:{loc.offset}".encode(),
+                                   {"shards": {str(d): "not written" for d in missing}, "since": time.time()})
                 if res.live:
                     live += item.length
                 for old in res.dead:

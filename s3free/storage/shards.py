@@ -23,7 +23,7 @@ from s3free.ioengine import IOEngine, ops
 from s3free.native import AlignedBuffer, BufferPool, NotEnoughShards, RSCodec, crc32c
 from s3free.storage import beexl
 from s3free.storage.disks import DiskSet
-from s3free.storage.geometry import Geometry, round_up
+from s3free.storage.geometry import Geometry
 
 log = logging.getLogger("s3free.shards")
 
@@ -42,10 +42,14 @@ def shard_path(disks: DiskSet, disk: int, data_id: str, part: int):
     return disks.disks[disk].objects / data_id[:2] / data_id[2:4] / f"{data_id}.{part}.bxl"
 
 
-def _open_for_write(path) -> int:
+def _open_for_write(path, root) -> int:
+    """Create `path` (and its hash directories, never above `root`: a disk that vanished
+    must not be silently recreated as an empty folder)."""
+    if not root.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "disk directory is gone", str(root))
     created = []
     parent = path.parent
-    while not parent.exists():
+    while parent != root and not parent.exists():
         created.append(parent)
         parent = parent.parent
     for d in reversed(created):
@@ -127,9 +131,10 @@ class PartWriter:
                 self.failed[s] = "disk offline"
                 continue
             try:
-                self.fds[s] = _open_for_write(path)
+                self.fds[s] = _open_for_write(path, self.disks.disks[disk].objects)
             except OSError as exc:
                 self._fail(s, f"open {path}: {exc.strerror}")
+                self.disks.suspect(disk)
         try:
             self._check_quorum()
         except WriteQuorumError:
@@ -251,10 +256,22 @@ class PartWriter:
             if self.fds[s] is not None:
                 os.close(self.fds[s])
                 self.fds[s] = None
-        dirs = {self.paths[s].parent for s in live if s not in self.failed}
-        await asyncio.get_running_loop().run_in_executor(None, lambda: [_fsync_dir(d) for d in dirs])
+        await asyncio.get_running_loop().run_in_executor(None, self._sync_dirs)
+        self._check_quorum()
         return PartInfo(self.part, self.data_id, self.size, self.chunk, self.header_len, self.placement,
                         beexl.merkle_root(leaves), sorted(self.failed))
+
+    def _sync_dirs(self) -> None:
+        """Make the new files' directory entries durable; a disk that fails here loses
+        its shard like any other write failure."""
+        for s in range(self.k + self.m):
+            if s in self.failed:
+                continue
+            try:
+                _fsync_dir(self.paths[s].parent)
+            except OSError as exc:
+                self._fail(s, f"fsync of {self.paths[s].parent}: {exc.strerror}")
+                self.disks.suspect(self.placement[s])
 
     async def abort(self) -> None:
         """Stop and remove whatever was written (best effort; GC catches the rest)."""
