@@ -12,8 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from s3free.heal.repair import rebuild_part_shards, rebuild_segment, repair_record
-from s3free.storage import records
-from s3free.storage.segments import Location, segment_path
+from s3free.storage.segments import Location, parse_heal_key, segment_path
 from s3free.storage.shards import PartInfo, Unrecoverable
 
 log = logging.getLogger("s3free.heal")
@@ -152,28 +151,19 @@ class Healer:
                     item[7] = [s for s in item[7] if s not in healed]
             self.index.put_object(txn, manifest["b"], manifest["k"], m)
 
-    async def heal_record(self, segment: str, offset: int) -> tuple[list[int], list[int]]:
-        """Repair a journal record's copies: (disks repaired, disks still offline)."""
-        length = self._record_length(segment, offset)
-        if length is None:
+    async def heal_record(self, loc: Location) -> tuple[list[int], list[int]]:
+        """Repair a journal record's copies: (disks repaired, disks still offline). The
+        location comes from the index or the queue, never from a (maybe damaged) head."""
+        if not any(segment_path(self.layer.disks, d, loc.segment).exists() for d in self.layer.disks.online()):
             return [], []            # the segment is gone (compacted): nothing to heal
-        repaired, offline = await repair_record(self.layer, Location(segment, offset, length))
+        repaired, offline = await repair_record(self.layer, loc)
+        segment, offset, length = loc.segment, loc.offset, loc.length
         self.stats.records_repaired += len(repaired)
         self.stats.bytes_written += length * len(repaired)
         await self.limiter.spend(length * len(repaired))
         if repaired:
             self.stats.note("record", f"{segment}@{offset} disks {repaired}")
         return repaired, offline
-
-    def _record_length(self, segment: str, offset: int) -> int | None:
-        for d in self.layer.disks.online():
-            try:
-                with open(segment_path(self.layer.disks, d, segment), "rb") as fh:
-                    fh.seek(offset)
-                    return records.parse_head(fh.read(records.HEAD_LEN)).length
-            except (OSError, records.RecordError):
-                continue
-        return None
 
     async def drain(self, limit: int | None = None) -> int:
         """Heal queued entries, most at risk first; returns how many were settled."""
@@ -187,8 +177,7 @@ class Healer:
             shards = sorted(int(s) for s in entry.get("shards", {}))
             try:
                 if name.startswith("seg:"):
-                    _, seg, off = name.rsplit(":", 2)
-                    _, offline = await self.heal_record(seg, int(off))
+                    _, offline = await self.heal_record(parse_heal_key(name))
                     done = not offline
                 else:
                     data_id, number = name.rsplit(".", 1)

@@ -178,7 +178,6 @@ async def repair_record(layer, loc: Location) -> tuple[list[int], list[int]]:
                                              ops.fdatasync(fd, str(path))])
         finally:
             os.close(fd)
-        layer.log.forget(loc.segment)
         repaired.append(d)
     return repaired, offline
 
@@ -225,5 +224,4 @@ async def rebuild_segment(layer, segment: str, disk: int) -> int:
     finally:
         os.unlink(tmp)
     _fsync_dir(final.parent)
-    layer.log.forget(segment)
     return written

@@ -16,7 +16,7 @@ from s3free.heal.healer import Healer, RateLimiter
 from s3free.meta.index import unpack
 from s3free.storage import beexl, records
 from s3free.storage.geometry import Geometry
-from s3free.storage.segments import Location, scan_any
+from s3free.storage.segments import Location, heal_key, scan_any
 from s3free.storage.shards import PartInfo, PartReader, Unrecoverable
 
 log = logging.getLogger("s3free.scrub")
@@ -61,9 +61,13 @@ class Scrubber:
                 if s in bad or reader.fds[s] is None:
                     leaves.append(None)
                     continue
-                buf = await asyncio.get_running_loop().run_in_executor(None, _pread, reader.fds[s],
-                                                                        beexl.FOOTER_LEN, footer_off)
+                loop = asyncio.get_running_loop()
+                buf = await loop.run_in_executor(None, _pread, reader.fds[s], beexl.FOOTER_LEN, footer_off)
+                head = await loop.run_in_executor(None, _pread, reader.fds[s], part.header_len, 0)
                 try:
+                    header = beexl.parse_header(head)
+                    if header.shard != s or header.data_id.hex != part.data_id or header.part_number != part.number:
+                        raise beexl.FormatError("header names another shard")
                     footer = beexl.parse_footer(buf)
                     if footer.leaf != beexl.merkle_leaf(table) or footer.chunks != g.blocks:
                         raise beexl.FormatError("footer disagrees with the CRC table")
@@ -89,11 +93,11 @@ class Scrubber:
             if bad:
                 stats.shards_damaged += len(bad)
                 try:
-                    fixed, _ = await self.healer.heal_record(loc.segment, loc.offset)
+                    fixed, _ = await self.healer.heal_record(loc)
                     stats.records_repaired += len(fixed)
                 except Unrecoverable:
                     stats.unrecoverable += 1
-                    self._unrecoverable(m, f"seg:{loc.segment}:{loc.offset}")
+                    self._unrecoverable(m, heal_key(loc))
             return
         for item in m["parts"]:
             part = PartInfo.from_manifest(item)
@@ -126,7 +130,7 @@ class Scrubber:
                     got = await self.layer.log.read(loc, self.layer.disks.online())
                     stats.bytes_read += length * len(got)
                     if any(not isinstance(r, records.Record) for r in got.values()):
-                        stats.records_repaired += len((await self.healer.heal_record(seg, offset))[0])
+                        stats.records_repaired += len((await self.healer.heal_record(loc))[0])
                 if rec.type in (records.DATA, records.OBJECT) and self._restore_if_lost(rec, loc):
                     stats.manifests_restored += 1
 

@@ -24,7 +24,7 @@ from s3free.objects.types import BucketInfo, ObjectInfo, PutMeta
 from s3free.storage import records
 from s3free.storage.disks import DiskSet
 from s3free.storage.geometry import chunk_size_for
-from s3free.storage.segments import Commit, Location, SegmentLog
+from s3free.storage.segments import Commit, Location, SegmentLog, heal_key
 from s3free.storage.shards import PartInfo, PartReader, PartWriter, Unrecoverable, WriteQuorumError, shard_path
 
 log = logging.getLogger("s3free.objects")
@@ -94,7 +94,7 @@ class ObjectLayer:
 
     # -- damage reporting (the healing issue drains this queue) --------------------------
     def report_damage(self, data_id: str, part: int, shard: int, reason: str) -> None:
-        """Queue a damaged shard (of a part, or of a segment record: `data_id` 'seg:<segment>:<offset>')
+        """Queue a damaged shard (of a part, or of a segment record: `data_id` from heal_key())
         for repair; the healer picks it up at once in this process, within seconds in others."""
         self.damage_events += 1
         log.warning("damaged shard %d of %s part %d: %s", shard, data_id, part, reason)
@@ -373,12 +373,16 @@ class ObjectLayer:
         if info.size == 0 or last < first:
             return info, _empty()
         if "parts" not in m:
-            return info, self._stream_small(m, first, last)
-        return info, self._stream_parts(m, first, last)
-
-    async def _stream_small(self, m: dict, first: int, last: int) -> AsyncIterator[bytes]:
-        data = await self.read_small(m)
-        yield data[first:last + 1]
+            data = await self.read_small(m)
+            return info, _prepend(data[first:last + 1], _empty())
+        # read the first block before answering, so that an unreadable object is an error
+        # response, not a response cut off after its headers
+        stream = self._stream_parts(m, first, last)
+        try:
+            head = await anext(stream)
+        except StopAsyncIteration:
+            return info, _empty()
+        return info, _prepend(head, stream)
 
     async def read_small(self, m: dict) -> bytes:
         loc = Location.from_list(m["loc"])
@@ -388,14 +392,14 @@ class ObjectLayer:
         bad = {d: r for d, r in got.items() if not isinstance(r, records.Record)}
         for d, err in bad.items():
             if not self.disks.disks[d].refilling:      # a refill will bring the whole segment
-                self.report_damage(f"seg:{loc.segment}:{loc.offset}", 0, d, str(err))
+                self.report_damage(heal_key(loc), 0, d, str(err))
         if len(good) < k:
             more = await self.log.read(loc, list(range(k, n)))
             for d, r in more.items():
                 if isinstance(r, records.Record):
                     good[d] = r.body
                 elif not self.disks.disks[d].refilling:
-                    self.report_damage(f"seg:{loc.segment}:{loc.offset}", 0, d, str(r))
+                    self.report_damage(heal_key(loc), 0, d, str(r))
             if len(good) < k:
                 raise E.DataUnavailable(f"{m['b']}/{m['k']}: only {len(good)} of {n} shards intact, {k} needed")
             shards = [good.get(i) for i in range(n)]

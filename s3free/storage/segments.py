@@ -52,6 +52,16 @@ class Commit:
     dead: list[Location] = field(default_factory=list)
 
 
+def heal_key(loc: Location) -> str:
+    """The heal-queue name of a damaged journal record: 'seg:<segment>:<offset>:<length>'."""
+    return f"seg:{loc.segment}:{loc.offset}:{loc.length}"
+
+
+def parse_heal_key(name: str) -> Location:
+    _, segment, offset, length = name.split(":")
+    return Location(segment, int(offset), int(length))
+
+
 CommitFn = Callable[[object, Location, list[int]], Commit]   # (txn, location, missing disks)
 
 
@@ -203,7 +213,7 @@ class SegmentLog:
                     continue
                 outcomes.append(res.value)
                 if missing:     # a disk did not get this record: queue it for repair at once
-                    self.index.put(txn, "heal", f"seg:{loc.segment}:{loc.offset}".encode(),
+                    self.index.put(txn, "heal", heal_key(loc).encode(),
                                    {"shards": {str(d): "not written" for d in missing}, "since": time.time()})
                 if res.live:
                     live += item.length
@@ -262,13 +272,15 @@ class SegmentLog:
         self._read_fds[key] = fd
         if len(self._read_fds) > 256:
             _, old = self._read_fds.popitem(last=False)
-            os.close(old)
+            _close_later(old)
         return fd
 
     def forget(self, segment: str) -> None:
-        """Drop cached descriptors of a segment (before it is deleted)."""
+        """Drop cached descriptors of a segment that is being deleted. They are closed a
+        little later: a read in flight may still be using one (closing it at once could
+        hand its number to another file under that read)."""
         for key in [k for k in self._read_fds if k[1] == segment]:
-            os.close(self._read_fds.pop(key))
+            _close_later(self._read_fds.pop(key))
 
     async def read(self, loc: Location, disks: list[int]) -> dict[int, records.Record | Exception]:
         """Read and verify the record at `loc` from each of `disks` (one batch)."""
@@ -300,6 +312,13 @@ class SegmentLog:
                 except records.RecordError as exc:
                     out[d] = exc
         return out
+
+
+def _close_later(fd: int, delay: float = 30.0) -> None:
+    try:
+        asyncio.get_running_loop().call_later(delay, os.close, fd)
+    except RuntimeError:      # no loop (offline tools): nobody else can be reading
+        os.close(fd)
 
 
 def list_segments(disks: DiskSet) -> list[str]:
