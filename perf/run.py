@@ -1,0 +1,218 @@
+"""One command for issue 7's numbers: s3free against the raw Granian ceiling, side by side.
+
+    .venv/bin/python perf/run.py            (after `./dev test` or `./dev env`; ~5 minutes on 2 cores)
+
+1. the machine's ceilings: MD5 on one core; O_DIRECT 1 MiB sequential write/read on the
+   filesystem holding the data;
+2. the ceiling app (perf/ceiling_app.py) under s3free's own Granian command line, then
+   s3free (9 disk folders in a temp dir on that filesystem, RS(6,3)), same worker count,
+   each driven by `s3free bench` with the same settings: 64 MiB PUT/GET at concurrency 4,
+   4 KiB PUT/GET at concurrency 16;
+3. a table, then one JSON line with the ratios, the measured figures, the ceilings, which
+   bound applies to each 64 MiB target and whether each target is met.
+
+Targets (issue 7): get_64m >= 0.8 x ceiling, or within 15% of disk_read_mbps when the data is
+not in the page cache, whichever is lower; put_64m >= 0.7 x ceiling, or within 10% of
+md5_mbps, whichever is lower; get_4k_ratio >= 0.6; put_4k_ratio >= 0.5; get_4k_p99_ms < 10.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+try:
+    import s3free  # noqa: F401
+except ImportError:  # run with the system python: use the checkout's .venv
+    venv = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".venv"))
+    if os.path.exists(os.path.join(venv, "bin", "python")) and os.path.normpath(sys.prefix) != venv:
+        os.execv(os.path.join(venv, "bin", "python"), [os.path.join(venv, "bin", "python")] + sys.argv)
+    raise
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ceilings  # noqa: E402
+import servers  # noqa: E402
+
+MIB = 1 << 20
+
+# (name, workload, size, concurrency, extra bench args)
+TESTS = (
+    ("put_64m", "put", "64MiB", 4, []),
+    ("get_64m", "get", "64MiB", 4, ["--objects", "8"]),
+    ("put_4k", "put", "4KiB", 16, []),
+    ("get_4k", "get", "4KiB", 16, ["--objects", "1000"]),
+)
+
+
+def bench(endpoint: str, workload: str, size: str, concurrency: int, duration: float, extra: list[str]) -> dict:
+    cmd = [str(servers.BIN / "s3free"), "bench", workload, "--endpoint", endpoint,
+           "--access-key", servers.ROOT_USER, "--secret-key", servers.ROOT_PASSWORD, "--size", size,
+           "--concurrency", str(concurrency), "--duration", str(duration), "--autoterm", "--json", *extra]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration * 4 + 600)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"s3free bench {workload} {size} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    result = json.loads(lines[-1])
+    if result["total"]["errors"]:
+        samples = [s for op in result["ops"].values() for s in op["error_samples"]]
+        raise RuntimeError(f"s3free bench {workload} {size}: {result['total']['errors']} errors: {samples[:3]}")
+    return result
+
+
+def figures(result: dict, workload: str) -> dict:
+    op = result["ops"][workload]
+    return {"mbps": op["mbps"], "ops": op["ops_per_s"], "p50_ms": op["latency_ms"]["p50"],
+            "p99_ms": op["latency_ms"]["p99"], "n": op["ops"], "client_cpu_pct": result["client"]["cpu_pct"],
+            "seconds": op["seconds"]}
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=20.0, help="seconds per measurement (autoterm may stop earlier)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="Granian workers for both servers")
+    ap.add_argument("--data-dir", default=tempfile.gettempdir(), help="where the temp dir with the 9 disks goes")
+    ap.add_argument("--disk-mib", type=int, default=512, help="MiB written and read by the O_DIRECT probe")
+    ap.add_argument("--out", help="also write every measurement (all bench JSON) to this file")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (server logs, data)")
+    args = ap.parse_args(argv)
+
+    t_start = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="s3free-perf-", dir=args.data_dir))
+    raw: dict = {"machine": ceilings.machine(str(work)), "workers": args.workers, "duration": args.duration}
+    try:
+        log("perf: measuring MD5 and O_DIRECT disk ceilings...")
+        md5 = ceilings.md5_mbps()
+        disk_w, disk_r, disk_note = ceilings.disk_mbps(str(work), args.disk_mib * MIB)
+        raw["ceilings"] = {"md5_mbps": md5, "disk_write_mbps": disk_w, "disk_read_mbps": disk_r, "disk": disk_note}
+
+        results: dict[str, dict[str, dict]] = {"ceiling": {}, "s3free": {}}
+        for size_group in (("put_64m", "get_64m"), ("put_4k", "get_4k")):
+            size = 64 * MIB if size_group[0].endswith("64m") else 4096
+            served = servers.start_ceiling(work / "ceiling", args.workers, size)
+            try:
+                for name, workload, sz, conc, extra in TESTS:
+                    if name in size_group:
+                        log(f"perf: ceiling {name} ...")
+                        results["ceiling"][name] = bench(served.endpoint, workload, sz, conc, args.duration, extra)
+            finally:
+                servers.stop(served)
+
+        served = servers.start_s3free(work / "s3free", args.workers)
+        cached = None
+        try:
+            for name, workload, sz, conc, extra in TESTS:
+                log(f"perf: s3free {name} ...")
+                extra = list(extra)
+                if name == "get_64m":   # keep its objects (the temp dir goes at the end) to ask mincore
+                    extra += ["--no-cleanup"]   # how much of them the page cache holds
+                results["s3free"][name] = bench(served.endpoint, workload, sz, conc, args.duration, extra)
+                if name == "get_64m":
+                    cached = ceilings.cached_fraction([str(d) for d in sorted((work / "s3free").glob("disk*"))])
+        finally:
+            servers.stop(served)
+        raw["results"] = results
+        raw["get_64m_cached_fraction"] = cached
+
+        final, rows = summarize(results, md5, disk_r, disk_w, cached)
+        print(table(rows, raw, final))
+        if args.out:
+            Path(args.out).write_text(json.dumps({**raw, "summary": final}, indent=1))
+        log(f"perf: done in {time.monotonic() - t_start:.0f}s")
+        print(json.dumps(final), flush=True)
+        return 0
+    finally:
+        if args.keep:
+            log(f"perf: kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def summarize(results: dict, md5: float, disk_r: float | None, disk_w: float | None,
+              cached: float | None) -> tuple[dict, list[dict]]:
+    c = {n: figures(r, r["workload"]) for n, r in results["ceiling"].items()}
+    s = {n: figures(r, r["workload"]) for n, r in results["s3free"].items()}
+
+    def ratio(a: float, b: float) -> float:
+        return round(a / b, 3) if b else 0.0
+
+    put_ceiling_need, put_md5_need = 0.7 * c["put_64m"]["mbps"], 0.9 * md5
+    put_bound = "md5" if put_md5_need < put_ceiling_need else "ceiling"
+    get_ceiling_need = 0.8 * c["get_64m"]["mbps"]
+    uncached = cached is not None and cached < 0.5
+    get_disk_need = 0.85 * disk_r if (disk_r and uncached) else None
+    get_bound = "disk_read" if get_disk_need is not None and get_disk_need < get_ceiling_need else "ceiling"
+    final = {
+        "put_64m_ratio": ratio(s["put_64m"]["mbps"], c["put_64m"]["mbps"]),
+        "get_64m_ratio": ratio(s["get_64m"]["mbps"], c["get_64m"]["mbps"]),
+        "put_4k_ratio": ratio(s["put_4k"]["ops"], c["put_4k"]["ops"]),
+        "get_4k_ratio": ratio(s["get_4k"]["ops"], c["get_4k"]["ops"]),
+        "get_4k_p99_ms": s["get_4k"]["p99_ms"],
+        "put_64m_mbps": s["put_64m"]["mbps"],
+        "get_64m_mbps": s["get_64m"]["mbps"],
+        "put_4k_ops": s["put_4k"]["ops"],
+        "get_4k_ops": s["get_4k"]["ops"],
+        "md5_mbps": round(md5, 1),
+        "disk_read_mbps": round(disk_r, 1) if disk_r else None,
+        "disk_write_mbps": round(disk_w, 1) if disk_w else None,
+        "put_64m_bound": put_bound,
+        "get_64m_bound": get_bound,
+        "put_64m_met": s["put_64m"]["mbps"] >= min(put_ceiling_need, put_md5_need),
+        "get_64m_met": s["get_64m"]["mbps"] >= min(get_ceiling_need, get_disk_need or get_ceiling_need),
+        "put_4k_met": ratio(s["put_4k"]["ops"], c["put_4k"]["ops"]) >= 0.5,
+        "get_4k_met": ratio(s["get_4k"]["ops"], c["get_4k"]["ops"]) >= 0.6,
+        "get_4k_p99_met": s["get_4k"]["p99_ms"] < 10,
+    }
+    rows = []
+    for name, unit, need in (("put_64m", "mbps", f">= {min(put_ceiling_need, put_md5_need):.0f} MiB/s ({put_bound})"),
+                             ("get_64m", "mbps", f">= {min(get_ceiling_need, get_disk_need or get_ceiling_need):.0f}"
+                                                 f" MiB/s ({get_bound})"),
+                             ("put_4k", "ops", "ratio >= 0.5"), ("get_4k", "ops", "ratio >= 0.6, p99 < 10 ms")):
+        rows.append({"name": name, "unit": "MiB/s" if unit == "mbps" else "ops/s", "ceiling": c[name][unit],
+                     "s3free": s[name][unit], "ratio": ratio(s[name][unit], c[name][unit]),
+                     "ceil_p99": c[name]["p99_ms"], "p99": s[name]["p99_ms"], "need": need,
+                     "met": final[f"{name}_met"] and (name != "get_4k" or final["get_4k_p99_met"]),
+                     "ceil_cpu": c[name]["client_cpu_pct"], "cpu": s[name]["client_cpu_pct"]})
+    return final, rows
+
+
+def table(rows: list[dict], raw: dict, final: dict) -> str:
+    m = raw["machine"]
+    ce = raw["ceilings"]
+    lines = [
+        f"machine: {m['nproc']} cores ({m['cpu']}), {m['ram_gib']} GiB RAM, {m['filesystem']}, "
+        f"Linux {m['kernel']}, Python {m['python']}",
+        f"servers: Granian, {raw['workers']} workers; s3free RS(6,3) on 9 folders; "
+        f"client: s3free bench (one process, SigV4 UNSIGNED-PAYLOAD), {raw['duration']:g}s per test with autoterm",
+        f"ceilings: md5 {ce['md5_mbps']:.0f} MiB/s (one core); disk write {_f(ce['disk_write_mbps'])} / "
+        f"read {_f(ce['disk_read_mbps'])} MiB/s ({ce['disk']})",
+        "64 MiB GET data in page cache after the run: "
+        + ("n/a" if raw.get("get_64m_cached_fraction") is None else f"{raw['get_64m_cached_fraction']:.0%}"),
+        "",
+        f"{'test':<9}{'unit':>7}{'ceiling':>10}{'s3free':>10}{'ratio':>7}{'ceil p99':>10}{'p99 ms':>9}"
+        f"{'cli cpu% c/s':>14}  {'target':<30}{'met':>4}",
+    ]
+    lines.append("-" * len(lines[-1]))
+    for r in rows:
+        lines.append(f"{r['name']:<9}{r['unit']:>7}{r['ceiling']:>10.1f}{r['s3free']:>10.1f}{r['ratio']:>7.2f}"
+                     f"{r['ceil_p99']:>10.2f}{r['p99']:>9.2f}{r['ceil_cpu']:>8.0f}/{r['cpu']:<5.0f}  "
+                     f"{r['need']:<30}{'yes' if r['met'] else 'NO':>4}")
+    return "\n".join(lines)
+
+
+def _f(v) -> str:
+    return "n/a" if v is None else f"{v:.0f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
