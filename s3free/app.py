@@ -6,10 +6,12 @@ after the fork. Settings come from S3FREE_CONFIG and S3FREE_* variables (s3free.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
 from s3free import config, credentials
+from s3free.obs import logging as obs_logging
 from s3free.api import dispatch
 from s3free.api.auth import Users
 
@@ -22,6 +24,8 @@ class AppState:
     users: Users
     layer: object = None
     heal: object = None
+    metrics: object = None
+    watcher: object = None
 
 
 def users_for(settings: config.Settings) -> Users:
@@ -37,17 +41,6 @@ def users_for(settings: config.Settings) -> Users:
         raise RuntimeError("no root credentials: set S3FREE_ROOT_USER and S3FREE_ROOT_PASSWORD "
                            "(or start once with `s3free server` to generate them)")
     return Users(secrets, root)
-
-
-def _setup_logging(level: str) -> None:
-    logger = logging.getLogger("s3free")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
-    logger.setLevel(level.upper())
-    logging.getLogger("s3free.access").setLevel(logging.WARNING if level.lower() != "debug" else logging.INFO)
 
 
 class S3App:
@@ -76,6 +69,8 @@ class S3App:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.state is not None and self.state.watcher is not None:
+                    self.state.watcher.cancel()
                 if self.state is not None and self.state.heal is not None:
                     await self.state.heal.stop()
                 if self.state is not None and self.state.layer is not None:
@@ -83,6 +78,8 @@ class S3App:
                         await self.state.layer.close()
                     except Exception:
                         log.exception("closing the object layer failed")
+                if self.state is not None and self.state.metrics is not None:
+                    self.state.metrics.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -91,13 +88,23 @@ async def startup() -> AppState:
     from s3free.objects.layer import EngineConfig, ObjectLayer
 
     settings = config.load()
-    _setup_logging(settings.log_level)
+    problems = config.reload_from_file(settings)     # runtime-safe keys from the file (SIGHUP)
+    obs_logging.setup(settings.log_level)
+    for problem in problems:
+        log.error("config reload: %s; keeping the value in force", problem)
     users = users_for(settings)
     layer = ObjectLayer.open(settings.disk_paths(), settings.meta_path(), EngineConfig.from_settings(settings))
     from s3free.heal.service import HealService
+    from s3free.obs import metrics as obs_metrics
+    from s3free.obs.events import EventWatcher
+    m = obs_metrics.Metrics(obs_metrics.use_dir(settings.meta_path()))
+    m.set_worker(settings)
     heal = HealService(layer, settings)
     heal.start()
-    return AppState(settings, users, layer, heal)
+    watcher = asyncio.get_running_loop().create_task(EventWatcher(layer, heal, m).run())
+    log.info("worker ready: log_level=%s scrub_rate_mb=%s heal_rate_mb=%s scrub_interval=%s",
+             settings.log_level, settings.scrub_rate_mb, settings.heal_rate_mb, settings.scrub_interval)
+    return AppState(settings, users, layer, heal, m, watcher)
 
 
 app = S3App()

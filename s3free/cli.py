@@ -9,12 +9,15 @@ import sys
 from s3free import __version__
 
 # modules under s3free.commands, each with register(subparsers)
-COMMANDS = ("server", "admin", "disk")
+COMMANDS = ("server", "admin", "disk", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="s3free",
-                                     description="s3free: an S3-compatible object store that heals itself.")
+    parser = argparse.ArgumentParser(
+        prog="s3free", description="s3free: an S3-compatible object store that heals itself.",
+        epilog="Start with `s3free server` (it prints the endpoint and credentials); `s3free COMMAND --help` "
+               "for each command. Settings: defaults < YAML file (--config, $S3FREE_CONFIG) < S3FREE_* "
+               "environment < command-line flags (docs/configuration.md).")
     parser.add_argument("--version", action="version", version=f"s3free {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:

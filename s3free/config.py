@@ -1,9 +1,16 @@
 """Node settings: one plain dataclass, filled from defaults, a YAML file and `S3FREE_*` env vars.
 
 Precedence (lowest first): defaults, the YAML file named by `S3FREE_CONFIG` (or passed in),
-then environment variables. Unknown keys and bad values are refused with the key named, so a
-typo never silently runs with a default. Nothing is read at import time: `load()` is called
-by `s3free server` (in the parent) and by the ASGI app's lifespan (in each worker).
+environment variables, then command-line flags (applied by each command with `apply`).
+Unknown keys and bad values are refused with the key named, so a typo never silently runs
+with a default. Nothing is read at import time: `load()` is called by `s3free server` (in
+the parent) and by the ASGI app's lifespan (in each worker).
+
+Reload: on SIGHUP Granian respawns its workers one by one. `s3free server` hands the workers
+every setting as S3FREE_* variables and names in S3FREE_RELOAD the runtime-safe keys
+(RELOADABLE) that came from the file; a starting worker re-reads just those from the file
+(`reload_from_file`), so an edited log level or rate reaches every worker, while a changed
+layout in the file waits for a restart, and a broken file keeps the values in force.
 """
 from __future__ import annotations
 
@@ -39,7 +46,8 @@ class Settings:
     tls_cert: str = ""
     tls_key: str = ""
     io_engine: str = ""
-    log_level: str = "info"
+    log_level: str = "info"                 # debug | info (one JSON line per request) | warning | error
+    metrics_token: str = ""                 # empty: /_s3free/metrics is anonymous; else a bearer token
     # self-healing (docs/healing.md)
     scrub_interval: float = 86400.0      # seconds between scrub passes; 0 turns the scrubber off
     scrub_rate_mb: float = 64.0          # MB/s the scrubber may read (0: unlimited)
@@ -85,6 +93,10 @@ _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _INT_KEYS = {"workers", "small_threshold"}
 _FLOAT_KEYS = {"scrub_interval", "scrub_rate_mb", "heal_rate_mb", "disk_check_interval"}
 _BOOL_KEYS = {"auto_replace"}
+RELOADABLE = ("log_level", "scrub_rate_mb", "heal_rate_mb", "scrub_interval")
+RELOAD_ENV = "S3FREE_RELOAD"
+_NOT_SETTINGS = {"S3FREE_CONFIG", RELOAD_ENV}
+LOG_LEVELS = ("debug", "info", "warning", "error")
 _LIST_KEYS = {"disks", "domain"}
 
 
@@ -92,12 +104,58 @@ def load(path: str | None = None, env: dict[str, str] | None = None) -> Settings
     """Defaults ← YAML file (`path`, else $S3FREE_CONFIG) ← S3FREE_* environment."""
     env = dict(os.environ if env is None else env)
     settings = Settings()
+    if not path and RELOAD_ENV in env:
+        # a worker of `s3free server`: every setting is in the environment; the file is read
+        # only for the runtime-safe keys (reload_from_file), so a broken edit cannot stop it
+        env.pop("S3FREE_CONFIG", None)
     path = path or env.get("S3FREE_CONFIG")
     if path:
         apply(settings, _read_yaml(path), source=path)
     apply(settings, _from_env(env), source="environment")
     validate(settings)
     return settings
+
+
+def reload_from_file(settings: Settings, env: dict[str, str] | None = None) -> list[str]:
+    """In a starting worker: take the RELOADABLE keys named in $S3FREE_RELOAD from the file
+    in $S3FREE_CONFIG. Returns the problems (each naming the key); on a problem the value
+    given by `s3free server` stays."""
+    env = dict(os.environ if env is None else env)
+    keys = [k for k in env.get(RELOAD_ENV, "").split(",") if k in RELOADABLE]
+    path = env.get("S3FREE_CONFIG")
+    if not keys or not path:
+        return []
+    try:
+        values = _read_yaml(path)
+    except ConfigError as exc:
+        return [str(exc)]
+    problems = []
+    for key in keys:
+        if key not in values:
+            continue
+        trial = dataclasses.replace(settings)
+        try:
+            apply(trial, {key: values[key]}, source=path)
+            validate(trial)
+        except ConfigError as exc:
+            problems.append(str(exc))
+            continue
+        setattr(settings, key, getattr(trial, key))
+    return problems
+
+
+def reload_env(s: Settings, file_keys: set[str], pinned: set[str]) -> dict[str, str]:
+    """What `s3free server` adds for its workers: RELOADABLE keys the file set and neither the
+    environment nor a flag overrode."""
+    keys = [k for k in RELOADABLE if k in file_keys and k not in pinned]
+    return {RELOAD_ENV: ",".join(keys)}
+
+
+def file_keys(path: str | None) -> set[str]:
+    """The setting names a YAML file sets (already validated by `load`)."""
+    if not path:
+        return set()
+    return {str(k).replace("-", "_").lower() for k in _read_yaml(path)}
 
 
 def apply(settings: Settings, values: dict, source: str) -> None:
@@ -122,6 +180,9 @@ def validate(s: Settings) -> None:
         raise ConfigError("root_user/root_password: give both or neither")
     if s.root_user and len(s.root_password) < 8:
         raise ConfigError("root_password: must be at least 8 characters")
+    if s.log_level.lower() not in LOG_LEVELS:
+        raise ConfigError(f"log_level: must be one of {', '.join(LOG_LEVELS)}, got {s.log_level!r}")
+    s.log_level = s.log_level.lower()
     if s.io_engine not in ("", "auto", "io_uring", "threadpool"):
         raise ConfigError(f"io_engine: must be auto, io_uring or threadpool, got {s.io_engine!r}")
     s.disk_paths()
@@ -193,7 +254,7 @@ def _read_yaml(path: str) -> dict:
 def _from_env(env: dict[str, str]) -> dict:
     out: dict = {}
     for name, value in env.items():
-        if not name.startswith("S3FREE_") or name == "S3FREE_CONFIG":
+        if not name.startswith("S3FREE_") or name in _NOT_SETTINGS:
             continue
         key = name[len("S3FREE_"):].lower()
         if key == "users":

@@ -86,14 +86,15 @@ def _make_cert(directory: Path) -> tuple[str, str]:
     return str(cert), str(key)
 
 
-def start_server(base: Path, tls: bool = False, extra_args: tuple = (), extra_env: dict | None = None) -> Server:
+def start_server(base: Path, tls: bool = False, extra_args: tuple = (), extra_env: dict | None = None,
+                 disks: int = 9) -> Server:
     base.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("S3FREE_", "AWS_"))}
     env.update(S3FREE_ROOT_USER=ROOT_USER, S3FREE_ROOT_PASSWORD=ROOT_PASSWORD,
                S3FREE_USERS=f"{OTHER_USER}:{OTHER_SECRET}", S3FREE_DOMAIN=DOMAIN)
     env.update(extra_env or {})
-    args = [str(BIN / "s3free"), "server", str(base / "disk{1...9}"), "--address", f"127.0.0.1:{port}",
+    args = [str(BIN / "s3free"), "server", str(base / f"disk{{1...{disks}}}"), "--address", f"127.0.0.1:{port}",
             "--workers", "2", "--ec", "6+3", "--meta-dir", str(base / "meta"), *extra_args]
     ca = None
     if tls:

@@ -5,6 +5,7 @@ S3Errors; anything unexpected is logged with the request id and answered Interna
 """
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import os
@@ -74,15 +75,32 @@ def _decode_meta(headers: dict[str, str]) -> dict[str, str]:
 
 
 async def handle(state, scope: dict, receive, send) -> None:
-    started = time.monotonic()
+    """Serve one request and account for it: metrics, one access-log line."""
+    metrics = getattr(state, "metrics", None)
+    if metrics is None:
+        await _handle(state, scope, receive, send, time.monotonic(), [0])
+        return
+    metrics.inflight.inc()
+    started, received = time.monotonic(), [0]
+    try:
+        req = await _handle(state, scope, receive, send, started, received)
+    finally:
+        metrics.inflight.dec()
+    if req is not None:
+        metrics.observe(req.operation or "Unknown", req.status, time.monotonic() - started, received[0], req.sent)
+        metrics.sync_damage(state.layer)
+
+
+async def _handle(state, scope: dict, receive, send, started: float, received: list[int]) -> Request | None:
     request_id = new_request_id()
     method = scope["method"]
     raw_headers = scope.get("headers", [])
     headers = _headers(raw_headers)
     done = []
 
-    async def tracked_receive() -> dict:  # remembers when the body has been read to its end
+    async def tracked_receive() -> dict:  # counts body bytes, remembers when the body has ended
         message = await receive()
+        received[0] += len(message.get("body", b""))
         if message["type"] != "http.request" or not message.get("more_body", False):
             done.append(True)
         return message
@@ -91,15 +109,21 @@ async def handle(state, scope: dict, receive, send) -> None:
     req.body_done = done
     path = scope.get("path", "/")
     if path.startswith(HEALTH_PREFIX):
-        resp = health(state, path)
-        await send_response(send, resp, request_id, head=method == "HEAD")
-        return
+        resp = admin_endpoint(state, path, headers)
+        req.operation = "Metrics" if path == METRICS_PATH else "Health"
+        req.status = resp.status
+        req.sent = await send_response(send, resp, request_id, head=method == "HEAD")
+        return req
     sent = 0
     try:
         target = router.route(scope.get("raw_path") or path.encode(), headers.get("host", ""),
                               state.settings.domain)
         req.bucket, req.key = target.bucket, target.key
         req.query = router.parse_query(scope.get("query_string", b""))
+        try:    # named before authentication, so refused requests count under their API too
+            req.operation = router.operation(method, target, req.query, headers)
+        except S3Error:
+            pass
         result = auth.authenticate(state.users, scope, raw_headers)
         req.auth, req.access_key = result, result.access_key
         req.is_root = result.access_key == state.users.root
@@ -111,8 +135,9 @@ async def handle(state, scope: dict, receive, send) -> None:
                           Operation=req.operation)
         resp = await handler(req)
     except ClientDisconnected:
-        _log(req, 499, 0, started)
-        return
+        _log(req, 499, 0, started, received[0])
+        req.status, req.sent = 499, 0
+        return req
     except S3Error as exc:
         resp = await _error(req, exc)
     except ObjectError as exc:
@@ -120,16 +145,20 @@ async def handle(state, scope: dict, receive, send) -> None:
     except Exception:
         log.exception("request %s (%s %s) failed", request_id, method, req.resource)
         resp = await _error(req, S3Error("InternalError"))
+    req.status = resp.status
     try:
         sent = await send_response(send, resp, request_id, head=method == "HEAD")
     except Exception:
         log.exception("request %s (%s %s): response aborted", request_id, method, req.resource)
-        _log(req, resp.status, sent, started)
+        _log(req, resp.status, sent, started, received[0], "ResponseAborted")
         raise
-    _log(req, resp.status, sent, started)
+    req.sent = sent
+    _log(req, resp.status, sent, started, received[0])
+    return req
 
 
 async def _error(req: Request, exc: S3Error) -> Response:
+    req.error_code = exc.code
     if exc.status == 500:
         log.error("request %s: %s", req.request_id, exc)
     if exc.code == "NotModified":
@@ -149,6 +178,28 @@ async def _error(req: Request, exc: S3Error) -> Response:
     if exc.status in (301, 307) or exc.code == "MethodNotAllowed":
         resp.header("allow", "GET, PUT, HEAD, POST, DELETE")
     return resp
+
+
+METRICS_PATH = "/_s3free/metrics"
+
+
+def admin_endpoint(state, path: str, headers: dict[str, str]) -> Response:
+    """Under /_s3free/ (no bucket name can start with "_"): health and metrics."""
+    if path == METRICS_PATH:
+        return metrics_response(state, headers)
+    return health(state, path)
+
+
+def metrics_response(state, headers: dict[str, str]) -> Response:
+    """Prometheus text; with `metrics_token` set, only for `Authorization: Bearer <token>`."""
+    token = state.settings.metrics_token
+    if token and not hmac.compare_digest(headers.get("authorization", "").encode(), f"Bearer {token}".encode()):
+        return Response(401, [("content-type", "application/json"), ("www-authenticate", 'Bearer realm="s3free"')],
+                        b'{"status":"unauthorized","reason":"metrics need a bearer token"}')
+    if getattr(state, "metrics", None) is None:
+        return Response(503, [("content-type", "application/json")], b'{"status":"unavailable"}')
+    body = state.metrics.render(state.layer)
+    return Response(200, [("content-type", "text/plain; version=0.0.4; charset=utf-8")], body)
 
 
 def health(state, path: str) -> Response:
@@ -181,9 +232,13 @@ def readiness(layer) -> tuple[int, list, bytes]:
     return (200 if ready else 503), [("content-type", "application/json")], json.dumps(body).encode()
 
 
-def _log(req: Request, status: int, sent: int, started: float) -> None:
+def _log(req: Request, status: int, sent: int, started: float, received: int, error: str = "") -> None:
+    """The access log: one JSON line per S3 request (docs/operations.md#logs)."""
     if access_log.isEnabledFor(logging.INFO):
-        access_log.info(json.dumps({
-            "request_id": req.request_id, "api": req.operation, "method": req.method, "bucket": req.bucket,
-            "key": req.key, "status": status, "bytes": sent, "user": req.access_key,
-            "ms": round((time.monotonic() - started) * 1000, 2)}))
+        client = req.scope.get("client") or ("", 0)
+        access_log.info("request", extra={"fields": {
+            "request_id": req.request_id, "remote": client[0] if client else "", "api": req.operation,
+            "method": req.method, "bucket": req.bucket, "key": req.key, "status": status,
+            "bytes_in": received, "bytes_out": sent, "user": req.access_key,
+            "duration_ms": round((time.monotonic() - started) * 1000, 2),
+            "error": error or getattr(req, "error_code", "") or ""}})

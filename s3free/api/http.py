@@ -31,6 +31,9 @@ class Request:
     auth: AuthResult | None = None
     app: Any = None                       # the worker's AppState (layer, settings, users)
     body_done: list = field(default_factory=list)  # non-empty once the body was read to its end
+    status: int = 0                       # the answer, for metrics and the access log
+    sent: int = 0                         # response body bytes sent
+    error_code: str = ""                  # the S3 error code of a failed request
 
     @property
     def layer(self):

@@ -2,16 +2,23 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import time
 from dataclasses import asdict
 
 from s3free.commands.common import add_layout_args, emit, layout_settings, run_on_layer
+from s3free.commands.progress import Progress
 
 
 def register(sub) -> None:
-    admin = sub.add_parser("admin", help="inspect and maintain a node")
+    admin = sub.add_parser("admin", help="inspect and maintain a node", description=(
+        "Inspect and maintain a node. `info` asks a running server over HTTP; the others open the "
+        "node's disks and index directly (same DISK/--ec/--meta-dir/--config as `s3free server`): "
+        "rebuild-index needs the server stopped, scrub --now asks a running server to do the pass."))
     admin_sub = admin.add_subparsers(dest="admin_command", metavar="ADMIN_COMMAND")
+    from s3free.commands import info
+    info.register(admin_sub)
 
     native = admin_sub.add_parser("native", help="show the native core's libraries and io engine")
     native.add_argument("--json", action="store_true", help="print one JSON object")
@@ -47,7 +54,11 @@ def register(sub) -> None:
     heal_sub = heal.add_subparsers(dest="heal_command", metavar="HEAL_COMMAND")
     status = heal_sub.add_parser("status", help="queue depth, rate, ETA, recent repairs, unrecoverable objects")
     add_layout_args(status)
-    status.add_argument("--watch", action="store_true", help="refresh every 2 s until interrupted")
+    status.add_argument("--watch", action="store_true",
+                        help="refresh until interrupted: a screen with rate and ETA on a terminal, "
+                             "one line per refresh otherwise (one JSON object per refresh with --json)")
+    status.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes (default 2)")
+    status.add_argument("--count", type=int, default=0, help="stop after this many refreshes (default: never)")
     status.set_defaults(func=_heal_status)
     heal.set_defaults(func=lambda args: heal.print_help() or 2)
 
@@ -71,18 +82,18 @@ def _rebuild(args: argparse.Namespace) -> int:
     from s3free.objects.rebuild import IndexExists, rebuild_index
     from s3free.storage.disks import DiskSetupError
     settings = layout_settings(args)
-    tty = sys.stderr.isatty() and not args.json
+    bar = Progress("scanning segments", "segments")
 
     def progress(done, total, seg):
-        if tty:
-            print(f"\r  scanning segments {done}/{total}", end="", file=sys.stderr, flush=True)
+        bar.update(done, total, final=done == total)
+
     try:
         stats = rebuild_index(settings.disk_paths(), settings.meta_path(), settings.k, settings.m,
                               force=args.force, progress=progress)
     except (IndexExists, DiskSetupError) as exc:
         print(f"s3free: {exc}", file=sys.stderr)
         return 1
-    if tty:
+    if bar.tty and bar.drawn:
         print(file=sys.stderr)
     emit(args, f"rebuilt the index in {settings.meta_path()}", asdict(stats))
     return 0
@@ -96,9 +107,21 @@ def _gc(args: argparse.Namespace) -> int:
 
 
 def _compact(args: argparse.Namespace) -> int:
-    from s3free.objects.maintenance import compact
-    stats = run_on_layer(layout_settings(args), lambda layer: compact(layer, args.max_live_ratio))
-    result = asdict(stats)
+    from s3free.objects.maintenance import CompactStats, candidates, compact
+
+    async def one_by_one(layer):      # one segment at a time, to show progress
+        todo, total = candidates(layer, args.max_live_ratio), CompactStats()
+        bar = Progress("compacting segments", "segments")
+        for i, seg in enumerate(todo):
+            bar.update(i, len(todo))
+            got = await compact(layer, args.max_live_ratio, segments=[seg])
+            for name in ("records_moved", "bytes_moved", "bytes_before"):
+                setattr(total, name, getattr(total, name) + getattr(got, name))
+            total.segments += got.segments
+        bar.finish(len(todo), len(todo))
+        return total
+
+    result = asdict(run_on_layer(layout_settings(args), one_by_one))
     result["segments_compacted"] = len(result.pop("segments"))
     emit(args, "compaction", result)
     return 0
@@ -122,7 +145,15 @@ def _scrub(args: argparse.Namespace) -> int:
 
             async def scrub(layer):
                 healer = Healer(layer, rate=0, auto_replace=False)
-                return await Scrubber(layer, healer, rate=0).run_pass(bucket=args.bucket, resume=False)
+                task = asyncio.ensure_future(Scrubber(layer, healer, rate=0).run_pass(bucket=args.bucket,
+                                                                                       resume=False))
+                bar = Progress("scrubbing objects", "objects")
+                while not task.done():
+                    bar.update(*scrub_progress(layer.index, args.bucket))
+                    await asyncio.wait([task], timeout=0.5)
+                stats = task.result()
+                bar.finish(stats.objects_checked, None if args.bucket else stats.objects_checked)
+                return stats
             stats = asdict(run_on_layer(settings, scrub))
         finally:
             lock.release()
@@ -132,11 +163,14 @@ def _scrub(args: argparse.Namespace) -> int:
         rid = service.request_scrub(index, args.bucket)
         deadline = time.time() + args.timeout
         stats = None
+        bar = Progress("scrubbing objects (by the server)", "objects")
         while time.time() < deadline:
             last = service.last_scrub(index) or {}
             if last.get("request") == rid:
                 stats = last
+                bar.finish(stats.get("objects_checked", 0), None if args.bucket else stats.get("objects_checked", 0))
                 break
+            bar.update(*scrub_progress(index, args.bucket))
             time.sleep(0.5)
         index.close()
         if stats is None:
@@ -144,6 +178,23 @@ def _scrub(args: argparse.Namespace) -> int:
             return 1
     emit(args, "scrub pass", stats)
     return 1 if stats.get("unrecoverable") else 0
+
+
+def scrub_progress(index, bucket: str | None) -> tuple[int, int | None]:
+    """(objects before the scrub cursor, objects in the index); a one-bucket pass keeps no
+    cursor, so only the count it knows (0 of unknown)."""
+    from s3free.heal.scrubber import CURSOR_KEY
+    with index.read() as txn:
+        cursor = index.get(txn, "state", CURSOR_KEY) or b""
+        total = index.count_objects(txn)
+        done = 0
+        if cursor and not bucket:
+            cur = txn.cursor(db=index.db["objects"])
+            for key in cur.iternext(keys=True, values=False):
+                if key > cursor:
+                    break
+                done += 1
+    return done, (None if bucket else total)
 
 
 def heal_status(settings) -> dict:
@@ -182,16 +233,35 @@ def heal_status(settings) -> dict:
 
 def _heal_status(args: argparse.Namespace) -> int:
     settings = layout_settings(args)
-    while True:
+    if not args.watch:
         result = heal_status(settings)
-        if args.watch and sys.stdout.isatty() and not args.json:
-            print("\033[2J\033[H", end="")
         emit(args, "heal status", result)
-        if not args.watch:
-            return 1 if result["unrecoverable"] else 0
-        try:
-            time.sleep(2.0)
-        except KeyboardInterrupt:
-            return 0
+        return 1 if result["unrecoverable"] else 0
+    first = heal_status(settings)
+    start_depth, start_repaired = first["queue_depth"], first["shards_repaired"]
+    bar = Progress("healing", "shards", stream=sys.stdout)
+    count = 0
+    try:
+        while args.count == 0 or count < args.count:
+            result = first if count == 0 else heal_status(settings)
+            count += 1
+            repaired = result["shards_repaired"] - start_repaired
+            if args.json:                 # one JSON object per refresh
+                emit(args, "", result)
+            elif bar.tty:
+                print("\033[2J\033[H", end="")
+                emit(args, "heal status", result)
+                print(bar.line(repaired, repaired + result["queue_depth"]), flush=True)
+            else:                         # one plain line per refresh
+                print(f"heal: queue {result['queue_depth']} (was {start_depth}), "
+                      f"{bar.line(repaired, repaired + result['queue_depth'])}, "
+                      f"refills {len(result['refills'])}, unrecoverable {len(result['unrecoverable'])}",
+                      flush=True)
+            if args.count and count >= args.count:
+                break
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 

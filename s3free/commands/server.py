@@ -32,6 +32,7 @@ def register(sub) -> None:
     p.add_argument("--config", help="YAML config file (also $S3FREE_CONFIG)")
     p.add_argument("--tls-cert", help="TLS certificate (PEM)")
     p.add_argument("--tls-key", help="TLS private key (PEM, PKCS#8)")
+    p.add_argument("--log-level", help="debug, info (one JSON line per request; default), warning or error")
     p.set_defaults(func=run)
 
 
@@ -43,7 +44,8 @@ def fail(message: str) -> int:
 def settings_from(args: argparse.Namespace) -> config.Settings:
     settings = config.load(args.config)
     overrides = {"disks": args.disks or None, "address": args.address, "workers": args.workers,
-                 "ec": args.ec, "meta_dir": args.meta_dir, "tls_cert": args.tls_cert, "tls_key": args.tls_key}
+                 "ec": args.ec, "meta_dir": args.meta_dir, "tls_cert": args.tls_cert, "tls_key": args.tls_key,
+                 "log_level": args.log_level}
     config.apply(settings, {k: v for k, v in overrides.items() if v is not None}, source="command line")
     config.validate(settings)
     if settings.disks:
@@ -55,6 +57,24 @@ def settings_from(args: argparse.Namespace) -> config.Settings:
         if path and not os.access(path, os.R_OK):
             raise config.ConfigError(f"{name}: cannot read {path}")
     return settings
+
+
+def worker_env(args: argparse.Namespace, settings: config.Settings) -> dict[str, str]:
+    """The workers' environment: every setting as S3FREE_*, the config file to re-read on
+    SIGHUP with the keys it may change (config.reload_env), and the metrics directory."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("S3FREE_")}
+    env.update(config.to_env(settings))
+    path = args.config or os.environ.get("S3FREE_CONFIG")
+    if path:
+        env["S3FREE_CONFIG"] = os.path.abspath(path)
+    pinned = {k for k in config.RELOADABLE
+              if f"S3FREE_{k.upper()}" in os.environ or getattr(args, k, None) is not None}
+    env.update(config.reload_env(settings, config.file_keys(path), pinned))
+    from s3free.obs import metrics
+    directory = metrics.metrics_dir(os.path.abspath(settings.meta_path()))
+    metrics.prepare_dir(directory, clean=True)
+    env[metrics.ENV] = directory
+    return env
 
 
 def check_disks(settings: config.Settings) -> None:
@@ -125,13 +145,13 @@ def run(args: argparse.Namespace) -> int:
         check_port(settings.host, settings.port)
     except OSError as exc:
         return fail(str(exc))
+    generated = not settings.root_user
     try:
         settle_credentials(settings)
     except (OSError, RuntimeError) as exc:
         return fail(f"credentials: {exc}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("S3FREE_")}
-    env.update(config.to_env(settings))
-    if settings.root_user and not os.environ.get("S3FREE_ROOT_USER"):
+    env = worker_env(args, settings)
+    if generated:
         # generated credentials: workers read them from the metadata dir, not the environment
         env["S3FREE_ROOT_USER"], env["S3FREE_ROOT_PASSWORD"] = "", ""
     # Workers resolve relative paths against the same directory as this process.

@@ -1,0 +1,1 @@
+"""Observability: JSON logs (logging.py) and Prometheus metrics (metrics.py)."""

@@ -1,0 +1,48 @@
+"""JSON log lines: one object per line on stderr for every `s3free.*` logger.
+
+Each line has `time` (UTC, ISO 8601 with milliseconds), `level`, `logger`, `pid` and `msg`;
+a record logged with `extra={"fields": {...}}` adds those keys at the top level (the access
+log puts the whole request there). The level comes from the `log_level` setting; the
+access log (`s3free.access`) logs at INFO, so `log_level: warning` turns it off.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+LEVELS = ("debug", "info", "warning", "error")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "pid": record.process,
+            "msg": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if fields:
+            line.update(fields)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def setup(level: str) -> None:
+    """Send `s3free.*` records to stderr as JSON lines at `level` (idempotent)."""
+    logger = logging.getLogger("s3free")
+    if not any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(level.upper())
+    logging.getLogger("s3free.access").setLevel(logging.NOTSET)   # follows s3free's level
+
+
+def event(logger: logging.Logger, level: int, msg: str, **fields) -> None:
+    """A structured event line: `msg` plus `fields` as top-level keys."""
+    logger.log(level, msg, extra={"fields": fields})
