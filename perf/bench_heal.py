@@ -1,0 +1,143 @@
+"""Healing benchmark: how fast a replaced disk is refilled, and what it costs clients.
+
+Starts s3free (9 disk folders, RS(6,3), default heal rate limit), fills it with >= 2 GiB
+of mixed objects, measures the quiet p99 of a small-object GET load, then pulls one disk,
+puts an empty folder in its place (the healer formats and refills it) and measures the
+refill rate (MB/s of rebuilt shard data) beside the same run's raw O_DIRECT write rate,
+and the GET p99 while the refill runs. Prints a table and one JSON line.
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ceilings  # noqa: E402
+import servers  # noqa: E402
+
+MIB = 1 << 20
+
+
+def _client(endpoint: str):
+    import boto3
+    from botocore.config import Config
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=servers.ROOT_USER,
+                        aws_secret_access_key=servers.ROOT_PASSWORD, region_name="us-east-1",
+                        config=Config(max_pool_connections=16, retries={"total_max_attempts": 1}))
+
+
+def fill(endpoint: str, gib: float) -> int:
+    """Mixed objects: 64 MiB, 1 MiB and 1-100 KiB ones; returns bytes written."""
+    s3 = _client(endpoint)
+    s3.create_bucket(Bucket="healbench")
+    big, mid = os.urandom(64 * MIB), os.urandom(MIB)
+    jobs = []
+    total = 0
+    target = int(gib * (1 << 30))
+    i = 0
+    while total < target:
+        kind = i % 10
+        size = 64 * MIB if kind == 0 else MIB if kind < 4 else 1024 + (i * 997) % (100 * 1024)
+        body = big if kind == 0 else mid if kind < 4 else mid[:size]
+        jobs.append((f"o{i:06d}", body))
+        total += size
+        i += 1
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda kv: s3.put_object(Bucket="healbench", Key=kv[0], Body=kv[1]), jobs))
+    return total
+
+
+def get_p99(endpoint: str, seconds: float, out: dict | None = None) -> dict:
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=servers.ROOT_USER, AWS_SECRET_ACCESS_KEY=servers.ROOT_PASSWORD)
+    proc = subprocess.run([str(servers.BIN / "s3free"), "bench", "get", "--endpoint", endpoint, "--size", "4KiB",
+                           "-c", "8", "--duration", str(seconds), "--json"], capture_output=True, text=True,
+                          env=env, timeout=seconds + 120)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    if out is not None:
+        out.update(result)
+    return result
+
+
+def p99_of(result: dict) -> float | None:
+    """GET p99 latency (ms) from `s3free bench --json` output."""
+    try:
+        return result["ops"]["get"]["latency_ms"]["p99"]
+    except (KeyError, TypeError):
+        return None
+
+
+def _ready(endpoint: str) -> dict:
+    try:
+        with urllib.request.urlopen(f"{endpoint}/_s3free/health/ready", timeout=5) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as err:
+        return json.loads(err.read())
+
+
+def du(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data-dir", default=os.getcwd())
+    ap.add_argument("--gib", type=float, default=2.0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=4.0)
+    args = ap.parse_args(argv)
+    from s3free import config
+    from s3free.commands.admin import heal_status
+    base = Path(tempfile.mkdtemp(prefix="s3free-heal-", dir=args.data_dir))
+    served = servers.start_s3free(base, args.workers)
+    try:
+        filled = fill(served.endpoint, args.gib)
+        _, disk_write, _ = ceilings.disk_mbps(str(base))
+        quiet = get_p99(served.endpoint, args.seconds)
+        settings = config.Settings(meta_dir=str(base / "meta"))
+        victim = base / "disk5"
+        os.rename(victim, base / "disk5.pulled")
+        shutil.rmtree(base / "disk5.pulled")
+        while not _ready(served.endpoint).get("degraded"):
+            time.sleep(0.2)
+        victim.mkdir()
+        while not heal_status(settings)["refills"]:
+            time.sleep(0.05)
+        start = time.monotonic()
+        during: dict = {}
+        load = threading.Thread(target=get_p99, args=(served.endpoint, args.seconds, during))
+        load.start()
+        while heal_status(settings)["refills"]:
+            time.sleep(0.1)
+        seconds = time.monotonic() - start
+        load.join()
+        rebuilt = du(victim)
+    finally:
+        servers.stop(served)
+        shutil.rmtree(base, ignore_errors=True)
+    refill = rebuilt / seconds / MIB
+    q99, h99 = p99_of(quiet), p99_of(during)
+    result = {"filled_mib": round(filled / MIB), "rebuilt_mib": round(rebuilt / MIB, 1),
+              "refill_seconds": round(seconds, 2), "refill_mbps": round(refill, 1),
+              "disk_write_mbps": round(disk_write, 1) if disk_write else None,
+              "refill_vs_disk_write": round(refill / disk_write, 3) if disk_write else None,
+              "quiet_get_p99_ms": q99, "healing_get_p99_ms": h99,
+              "p99_ratio": round(h99 / q99, 2) if q99 and h99 else None,
+              "heal_rate_limit_mbps": config.Settings().heal_rate_mb}
+    for k, v in result.items():
+        print(f"{k:22s} {v}")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
