@@ -18,6 +18,7 @@ from s3free.storage.shards import PartInfo, Unrecoverable
 log = logging.getLogger("s3free.heal")
 
 STATS_KEY = b"heal-stats"
+REFILL_PARALLEL = 4        # parts rebuilt at once during a refill (I/O and decode overlap)
 REFILL_PREFIX = b"refill:"
 
 
@@ -224,14 +225,17 @@ class Healer:
                         if len(batch) >= budget:
                             break
             from s3free.meta.index import unpack
-            for k, raw in batch:
-                m = unpack(raw)
-                for item in m.get("parts", []):
-                    part = PartInfo.from_manifest(item)
-                    if slot in part.placement:
-                        await self.heal_part(part.data_id, part.number, [part.placement.index(slot)])
-                        job["parts_done"] += 1
-                job["cursor"] = k
+            todo = [PartInfo.from_manifest(item) for _, raw in batch for item in unpack(raw).get("parts", [])]
+            todo = [p for p in todo if slot in p.placement]
+            sem = asyncio.Semaphore(REFILL_PARALLEL)
+
+            async def one(part: PartInfo) -> None:
+                async with sem:
+                    await self.heal_part(part.data_id, part.number, [part.placement.index(slot)])
+            await asyncio.gather(*(one(p) for p in todo))
+            job["parts_done"] += len(todo)
+            if batch:
+                job["cursor"] = batch[-1][0]
             if len(batch) < budget:
                 await self._refill_uploads(slot)
                 job["phase"] = "segments"
@@ -280,9 +284,12 @@ class Healer:
     async def run(self, interval: float = 5.0) -> None:
         wake = asyncio.Event()
         self.layer.on_damage = wake.set         # heal-on-read: start at once, not next tick
+        checked = 0.0
         while True:
             try:
-                self.check_disks()
+                if time.monotonic() - checked >= interval:     # not between every refill step
+                    self.check_disks()
+                    checked = time.monotonic()
                 jobs = refill_jobs(self.index)
                 for slot in jobs:
                     if self.layer.disks.disks[slot].online:

@@ -182,36 +182,51 @@ async def repair_record(layer, loc: Location) -> tuple[list[int], list[int]]:
     return repaired, offline
 
 
+WINDOW = 4 << 20
+
+
 async def rebuild_segment(layer, segment: str, disk: int) -> int:
     """Create `segment` on `disk`, where it is missing, from the other disks' copies;
-    returns bytes written. It never replaces an existing file: a writer may have created
+    returns bytes written. It reads the other disks in windows of a few MiB (one batch per
+    window, not per record). It never replaces an existing file: a writer may have created
     it and be appending to it (then damaged records are repaired in place instead)."""
     final = segment_path(layer.disks, disk, segment)
     if final.exists():
         return 0
-    tmp = final.with_name(final.name + f".heal-{uuid.uuid4().hex[:8]}")
     found = await asyncio.get_running_loop().run_in_executor(
         None, lambda: list(scan_any(layer.disks, segment, exclude=(disk,))))
+    tmp = final.with_name(final.name + f".heal-{uuid.uuid4().hex[:8]}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     written = 0
+    sources = [d for d in layer.disks.online() if d != disk]
     try:
-        pending: list = []
-        for offset, rec, length in found:
-            loc = Location(segment, offset, length)
-            if rec.type == records.DATA:
-                good = await _intact_copies(layer, loc)
-                good.pop(disk, None)
-                body = _bodies(layer, rec, good, [disk])[disk]
-            else:
+        i = 0
+        while i < len(found):
+            j = i
+            start = found[i][0]
+            while j < len(found) and found[j][0] + found[j][2] - start <= max(WINDOW, found[i][2]):
+                j += 1
+            window = found[i:j]
+            end = window[-1][0] + window[-1][2]
+            copies = await _read_window(layer, segment, sources, start, end)
+            out = bytearray()
+            for offset, rec, length in window:
                 body = b""
-            data = _record_for(layer, rec, disk, body)
-            pending.append(ops.write(fd, data, offset, str(tmp)))
-            written += len(data)
-            if len(pending) >= 256:
-                await layer.engine.arun_checked(pending)
-                pending = []
-        pending.append(ops.fdatasync(fd, str(tmp)))
-        await layer.engine.arun_checked(pending)
+                if rec.type == records.DATA:
+                    good = {}
+                    for d, buf in copies.items():
+                        try:
+                            r = records.parse(memoryview(buf)[offset - start:offset - start + length])
+                        except records.RecordError:
+                            continue
+                        if r.shard == d:
+                            good[d] = r
+                    body = _bodies(layer, rec, good, [disk])[disk]
+                out += _record_for(layer, rec, disk, body)
+            await layer.engine.arun_checked([ops.write(fd, bytes(out), start, str(tmp))])
+            written += len(out)
+            i = j
+        await layer.engine.arun_checked([ops.fdatasync(fd, str(tmp))])
     except BaseException:
         os.close(fd)
         os.unlink(tmp)
@@ -225,3 +240,22 @@ async def rebuild_segment(layer, segment: str, disk: int) -> int:
         os.unlink(tmp)
     _fsync_dir(final.parent)
     return written
+
+
+async def _read_window(layer, segment: str, disks: list[int], start: int, end: int) -> dict[int, bytearray]:
+    """Bytes [start, end) of a segment from each of `disks` that has them (one batch)."""
+    batch, which, fds = [], [], []
+    for d in disks:
+        try:
+            fd = os.open(segment_path(layer.disks, d, segment), os.O_RDONLY)
+        except OSError:
+            continue
+        fds.append(fd)
+        batch.append(ops.read(fd, bytearray(end - start), start))
+        which.append(d)
+    try:
+        results = await layer.engine.arun(batch) if batch else []
+    finally:
+        for fd in fds:
+            os.close(fd)
+    return {d: op[2] for d, op, res in zip(which, batch, results) if res == end - start}
