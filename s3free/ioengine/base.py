@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from s3free.ioengine import ops as _ops
 
+_NOWAIT = getattr(os, "RWF_NOWAIT", 0)
+
 
 class IOEngine:
     """Runs batches of ops (see ops.py); `run` blocks with the GIL released, `arun`
@@ -38,6 +40,27 @@ class IOEngine:
     async def arun(self, batch: list) -> list[int]:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._dispatch_pool(), self.run, batch)
+
+    async def aread(self, batch: list) -> list[int]:
+        """Like arun for a batch of reads, but each read whose bytes are all in the page cache
+        is done right here with RWF_NOWAIT (which never blocks: it answers EAGAIN instead);
+        only the rest take the trip to a worker thread, in one batch."""
+        results: list[int] = [0] * len(batch)
+        rest = []
+        for i, op in enumerate(batch):
+            if _NOWAIT and op[0] & 0xFF == _ops.READ:
+                want = len(memoryview(op[2]))
+                try:
+                    if os.preadv(op[1], [op[2]], op[3], _NOWAIT) == want:
+                        results[i] = want
+                        continue
+                except OSError:
+                    pass      # EAGAIN (not cached), or an error the engine will report
+            rest.append(i)
+        if rest:
+            for i, res in zip(rest, await self.arun([batch[i] for i in rest])):
+                results[i] = res
+        return results
 
     async def arun_checked(self, batch: list, exact_reads: bool = True) -> list[int]:
         return _ops.check(batch, await self.arun(batch), exact_reads)

@@ -361,7 +361,7 @@ class PartReader:
             which.append(s)
         if not batch:
             return
-        results = await self.engine.arun(batch)
+        results = await self.engine.aread(batch)
         for s, op, err in zip(which, batch, ops.errors(batch, results)):
             if err is not None:
                 self._damage(s, f"CRC table unreadable: {err}")
@@ -392,7 +392,7 @@ class PartReader:
         good: dict[int, bytearray] = {}
         if not batch:
             return good
-        results = await self.engine.arun(batch)
+        results = await self.engine.aread(batch)
         for s, op, err in zip(which, batch, ops.errors(batch, results)):
             if err is not None:
                 self._damage(s, "truncated" if isinstance(err, ops.ShortRead) else f"read error: {err}")

@@ -190,3 +190,25 @@ def test_arun_keeps_the_event_loop_serving_timers(engine, tmp_path):
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def test_aread_matches_arun_cached_or_not(engine, tmp_path):
+    """aread serves page-cache hits inline and the rest through the engine: same results."""
+    path = tmp_path / "cached"
+    data = os.urandom(300_000)
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    closed = _open(tmp_path / "closed")
+    os.close(closed)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)      # make some reads miss the cache
+        batch = [ops.read(fd, bytearray(4096), 0), ops.read(fd, bytearray(200_000), 50_000),
+                 ops.read(fd, bytearray(10), 299_995), ops.read(fd, bytearray(10), 400_000),
+                 ops.read(closed, bytearray(4), 0)]
+        got = asyncio.run(engine.aread(batch))
+        assert got == [4096, 200_000, 5, 0, -errno.EBADF]
+        assert bytes(batch[1][2]) == data[50_000:250_000]
+        again = [ops.read(fd, bytearray(200_000), 50_000)]           # now cached: served inline
+        assert asyncio.run(engine.aread(again)) == [200_000] and bytes(again[0][2]) == data[50_000:250_000]
+    finally:
+        os.close(fd)
