@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import errno
 import logging
 import os
@@ -98,6 +99,8 @@ class SegmentLog:
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self._read_fds: collections.OrderedDict[tuple[int, str], int] = collections.OrderedDict()
+        self._flushing = False
+        self._index_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="s3free-index")
         self.batches = 0            # flushed batches, for tests and metrics
         self.appended = 0           # records appended
 
@@ -128,6 +131,7 @@ class SegmentLog:
                     item = self._pending.popleft()
                     batch.append(item)
                     size += item.length
+                self._flushing = True
                 try:
                     await self._flush(batch, size)
                 except Exception as exc:  # never leave a caller waiting
@@ -135,6 +139,8 @@ class SegmentLog:
                     for item in batch:
                         if not item.future.done():
                             item.future.set_exception(exc)
+                finally:
+                    self._flushing = False
 
     def _roll(self) -> None:
         """Seal the open segment and start a new one on every online disk."""
@@ -197,14 +203,27 @@ class SegmentLog:
             for item in batch:
                 item.future.set_exception(exc)
             return
+        outcomes = await asyncio.get_running_loop().run_in_executor(
+            self._index_thread, self._apply, batch, self._segment, offset, size, missing)
+        self.appended += len(batch)
+        for item, outcome in zip(batch, outcomes):
+            if isinstance(outcome, Exception):
+                item.future.set_exception(outcome)
+            else:
+                item.future.set_result(outcome)
+
+    def _apply(self, batch: list[_Pending], segment: str, offset: int, size: int, missing: list[int]) -> list:
+        """Apply a durable batch's index changes in one LMDB transaction. It runs on the
+        log's own index thread: the commit (with its fsync) must not stall the event loop,
+        and an LMDB write transaction must begin and end on one thread."""
         outcomes: list = []
-        seg_key = self._segment.encode()
+        seg_key = segment.encode()
         with self.index.write() as txn:
             live = 0
             dead: dict[str, int] = {}
             at = offset
             for item in batch:
-                loc = Location(self._segment, at, item.length)
+                loc = Location(segment, at, item.length)
                 at += item.length
                 try:
                     res = item.commit(txn, loc, missing)
@@ -226,12 +245,7 @@ class SegmentLog:
             self.index.put(txn, "segments", seg_key, info)
             for seg, nbytes in dead.items():
                 self._subtract_live(txn, seg, nbytes)
-        self.appended += len(batch)
-        for item, outcome in zip(batch, outcomes):
-            if isinstance(outcome, Exception):
-                item.future.set_exception(outcome)
-            else:
-                item.future.set_result(outcome)
+        return outcomes
 
     def _subtract_live(self, txn, segment: str, nbytes: int) -> None:
         key = segment.encode()
@@ -247,7 +261,7 @@ class SegmentLog:
 
     async def close(self) -> None:
         if self._task is not None:
-            while self._pending:
+            while self._pending or self._flushing:
                 await asyncio.sleep(0.001)
             self._task.cancel()
             try:
