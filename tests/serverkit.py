@@ -180,7 +180,7 @@ def aws_cli(server: Server, *args: str, tmp: Path, check: bool = True, access=RO
     """Run the AWS CLI (the one installed beside this Python) against `server`."""
     cfg = tmp / "aws-config"
     # AWS CLI v1 presigns with SigV2 unless told otherwise; s3free serves SigV4 only
-    cfg.write_text("[default]\nregion = us-east-1\ns3 =\n    signature_version = s3v4\n")
+    cfg.write_text("[default]\nregion = us-east-1\n")   # defaults: `aws s3 presign` signs SigV2
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_CONFIG_FILE=str(cfg), AWS_SHARED_CREDENTIALS_FILE=str(tmp / "no-credentials"),
                AWS_ACCESS_KEY_ID=access, AWS_SECRET_ACCESS_KEY=secret)
@@ -288,3 +288,14 @@ class Helpers:
     signed_chunks = staticmethod(signed_chunks)
     raw_request = staticmethod(raw_request)
     ROOT_USER, ROOT_PASSWORD, OTHER_USER, OTHER_SECRET = ROOT_USER, ROOT_PASSWORD, OTHER_USER, OTHER_SECRET
+
+
+def wait_for(predicate, timeout: float, what: str):
+    """Poll `predicate` until it returns something truthy (returned), or fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")

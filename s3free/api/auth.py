@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from . import sigv4
+from . import sigv2, sigv4
 from .errors import S3Error
 
 
@@ -22,10 +22,16 @@ class Users:
 
 
 def authenticate(users: Users, scope: dict, header_pairs: list[tuple[bytes, bytes]]) -> sigv4.AuthResult:
-    """Verify the request's SigV4 signature (header or presigned); anonymous requests are refused."""
+    """Verify the request's signature (SigV4 header or presigned, or a SigV2 presigned URL);
+    anonymous requests are refused."""
     query = scope.get("query_string", b"").decode("latin-1")
     raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
     headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in header_pairs]
+    if sigv2.is_presigned_v2(query):        # what boto3 / AWS CLI v1 presign by default
+        host = next((v for n, v in headers if n.lower() == "host"), "").split(":")[0]
+        label = host.split(".")[0] if "." in host and not host.replace(".", "").isdigit() else None
+        return sigv2.verify_presigned(scope["method"], raw_path.decode("latin-1"), query, headers, time.time(),
+                                      users.lookup, host_bucket=label)
     return sigv4.verify_request(scope["method"], raw_path.decode("latin-1"), query, headers, time.time(),
                                 users.lookup)
 

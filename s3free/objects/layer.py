@@ -189,13 +189,8 @@ class ObjectLayer:
             if len(small) + len(piece) < self.config.small_threshold:
                 small += piece
                 continue
-            part = await self._write_part(bucket, key, version, stamp, meta, 1, _prepend(bytes(small) + piece, it), hs)
-            if verify is not None:
-                try:
-                    verify()
-                except BaseException:
-                    await self._remove_parts({"parts": [part.to_manifest()]})
-                    raise
+            part = await self._write_part(bucket, key, version, stamp, meta, 1, _prepend(bytes(small) + piece, it), hs,
+                                          verify=verify)
             manifest = self._manifest(bucket, key, version, stamp, meta, part.size, md5.hexdigest(), [part])
             return await self._commit_object(records.OBJECT, manifest, None, if_match, if_none_match)
         data = bytes(small)
@@ -237,7 +232,21 @@ class ObjectLayer:
         return m
 
     async def _write_part(self, bucket, key, version, stamp, meta: PutMeta, number: int,
-                          body: AsyncIterator[bytes], hashers: list, upload_id: str = "") -> PartInfo:
+                          body: AsyncIterator[bytes], hashers: list, upload_id: str = "",
+                          verify: Callable[[], None] | None = None) -> PartInfo:
+        """Stream one part into shard files; `verify` (if given) runs once the hashers saw
+        every byte, and a refusal removes what was written."""
+        part = await self._stream_part(bucket, key, version, stamp, meta, number, body, hashers, upload_id)
+        if verify is not None:
+            try:
+                verify()
+            except BaseException:
+                await self._remove_parts({"parts": [part.to_manifest()]})
+                raise
+        return part
+
+    async def _stream_part(self, bucket, key, version, stamp, meta: PutMeta, number: int,
+                           body: AsyncIterator[bytes], hashers: list, upload_id: str) -> PartInfo:
         header_meta = {"b": bucket, "k": key, "u": upload_id, "ct": meta.content_type, "um": meta.user_meta}
         try:
             writer = PartWriter(self.disks, self.engine, self.codec, self.chunk, self.pool, number, version,

@@ -55,13 +55,7 @@ async def upload_part(layer, bucket: str, key: str, upload_id: str, number: int,
     md5 = hashlib.md5()
     stamp = clock.stamp()
     part = await layer._write_part(bucket, key, uuid.UUID(up["v"]), stamp, PutMeta(up["ct"], up["um"]), number,
-                                   aiter(body), [md5] + list(hashers or []), upload_id=upload_id)
-    if verify is not None:
-        try:
-            verify()
-        except BaseException:
-            await layer._remove_parts({"parts": [part.to_manifest()]})
-            raise
+                                   aiter(body), [md5] + list(hashers or []), upload_id=upload_id, verify=verify)
     entry = {"n": number, "etag": md5.hexdigest(), "md5": md5.digest(), "size": part.size, "t": time.time(),
              "p": part.to_manifest()}
     old = None

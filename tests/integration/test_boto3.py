@@ -238,10 +238,10 @@ def test_multipart_listing_and_abort(http_server, http_bucket):
 
 
 def test_presigned(server, bucket):
-    s3 = server.client(signature_version="s3v4")  # boto3 presigns with SigV2 by default: we serve SigV4 only
+    s3 = server.client(signature_version="s3v4")  # SigV4 presigning (defaults: test_presigned_with_boto3_defaults)
     v2 = server.client().generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "pre"})
     status, body = _get(v2, server)
-    assert status == 400 and b"AWS4-HMAC-SHA256" in body
+    assert status == 404 and b"NoSuchKey" in body     # authenticated (SigV2), and the key is not there yet
     put_url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "pre"}, ExpiresIn=300)
     status, _ = _get(put_url, server, data=b"presigned body", method="PUT")
     assert status == 200
@@ -329,3 +329,39 @@ def test_health(server):
     status, body = _get(server.endpoint + "/_s3free/health/ready", server)
     assert status == 200 and b"ready" in body
     assert _get(server.endpoint + "/_s3free/health/live", server)[0] == 200
+
+
+def test_presigned_with_boto3_defaults(server, bucket):
+    """boto3 with default settings presigns with SigV2: GET and PUT work unchanged."""
+    import urllib.request
+    import ssl
+    s3 = server.client()
+    s3.put_object(Bucket=bucket, Key="pre/default.txt", Body=b"hello v2")
+    import boto3
+    plain = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=h_root()[0],
+                         aws_secret_access_key=h_root()[1], region_name="us-east-1", verify=server.verify)
+    get_url = plain.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "pre/default.txt"},
+                                           ExpiresIn=120)
+    assert "Signature=" in get_url and "AWSAccessKeyId=" in get_url
+    ctx = ssl.create_default_context(cafile=server.ca) if server.ca else None
+    with urllib.request.urlopen(get_url, context=ctx, timeout=10) as r:
+        assert r.read() == b"hello v2"
+    put_url = plain.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "pre/up.bin",
+                                                                 "ContentType": "application/octet-stream"},
+                                           ExpiresIn=120)
+    req = urllib.request.Request(put_url, data=b"uploaded via sigv2", method="PUT",
+                                 headers={"Content-Type": "application/octet-stream"})   # SigV2 signs it
+    with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+        assert r.status == 200
+    assert s3.get_object(Bucket=bucket, Key="pre/up.bin")["Body"].read() == b"uploaded via sigv2"
+    bad = get_url.replace("Signature=", "Signature=AA")
+    try:
+        urllib.request.urlopen(bad, context=ctx, timeout=10)
+        raise AssertionError("a tampered signature was accepted")
+    except urllib.error.HTTPError as err:
+        assert err.code == 403 and b"SignatureDoesNotMatch" in err.read()
+
+
+def h_root():
+    from serverkit import ROOT_PASSWORD, ROOT_USER
+    return ROOT_USER, ROOT_PASSWORD

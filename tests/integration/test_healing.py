@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 
 from loadgen import Load
-from serverkit import BIN, start_server, stop_server
+from serverkit import BIN, start_server, stop_server, wait_for
 from support import disk_problems
 
 HEAL_ENV = {"S3FREE_DISK_CHECK_INTERVAL": "0.3", "S3FREE_HEAL_RATE_MB": "0", "S3FREE_SCRUB_INTERVAL": "0"}
@@ -34,16 +34,6 @@ def _cli(server, *args) -> dict:
                           timeout=300, env=server.env)
     assert proc.returncode in (0, 1), proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _check_full_redundancy(server) -> None:
@@ -75,17 +65,17 @@ def test_disk_removed_under_load_then_replaced(tmp_path):
             # the disk vanishes at once (as if pulled), then its contents are gone for good
             os.rename(server.data / "disk3", server.data / "disk3.pulled")
             shutil.rmtree(server.data / "disk3.pulled")
-            status, body = _wait(lambda: (lambda r: r if r[1]["degraded"] else None)(_ready(server)), 15,
+            status, body = wait_for(lambda: (lambda r: r if r[1]["degraded"] else None)(_ready(server)), 15,
                                  "health to report the lost disk")
             assert status == 200 and body["status"] == "ready"
             assert [d["slot"] for d in body["problem_disks"]] == [3]
             time.sleep(2.0)                               # keep serving while degraded
             os.mkdir(server.data / "disk3")               # an empty replacement: formatted and refilled
-            _wait(lambda: not _ready(server)[1]["degraded"], 120, "the replacement to be refilled")
+            wait_for(lambda: not _ready(server)[1]["degraded"], 120, "the replacement to be refilled")
             time.sleep(1.0)
         assert load.failures == [], load.failures[:5]
         assert load.ops > 50
-        heal = _wait(lambda: (lambda h: h if h["queue_depth"] == 0 and not h["refills"] else None)(
+        heal = wait_for(lambda: (lambda h: h if h["queue_depth"] == 0 and not h["refills"] else None)(
             _cli(server, "admin", "heal", "status")), 60, "the heal queue to drain")
         assert heal["shards_repaired"] > 0 and heal["unrecoverable"] == []
         disks = _cli(server, "disk", "status")["disks"]
@@ -127,15 +117,15 @@ def test_disk_made_unwritable_under_load(tmp_path, tmpfs_disk):
                         fh.flush()
                 except OSError as exc:
                     assert exc.errno == errno.ENOSPC
-            _, body = _wait(lambda: (lambda r: r if r[1]["degraded"] else None)(_ready(server)), 15,
+            _, body = wait_for(lambda: (lambda r: r if r[1]["degraded"] else None)(_ready(server)), 15,
                             "health to report the unwritable disk")
             assert [d["slot"] for d in body["problem_disks"]] == [5]
             time.sleep(2.0)
             os.unlink(filler)
-            _wait(lambda: not _ready(server)[1]["degraded"], 30, "the disk to come back")
+            wait_for(lambda: not _ready(server)[1]["degraded"], 30, "the disk to come back")
         assert load.failures == [], load.failures[:5]
         # writes made while it was read-only were queued; the healer brings them back
-        _wait(lambda: _cli(server, "admin", "heal", "status")["queue_depth"] == 0, 60, "the heal queue to drain")
+        wait_for(lambda: _cli(server, "admin", "heal", "status")["queue_depth"] == 0, 60, "the heal queue to drain")
         _check_full_redundancy(server)
     finally:
         stop_server(server)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from serverkit import start_server, stop_server
+from serverkit import start_server, stop_server, wait_for
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,16 +47,6 @@ def scrape(server, token: str = "") -> dict[tuple, float]:
 
 def total(samples: dict, name: str, **labels) -> float:
     return sum(v for (n, ls), v in samples.items() if n == name and all(dict(ls).get(k) == w for k, w in labels.items()))
-
-
-def wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def cli(server, *args, layout=True, check=True, env=None) -> subprocess.CompletedProcess:
@@ -169,11 +159,11 @@ def test_every_cli_subcommand(ops_server, tmp_path):
     assert "segments_compacted" in compact
     # replace a lost disk: take slot 9 away, put an empty folder there, replace it
     os.rename(server.data / "disk9", tmp_path / "lost9")
-    wait(lambda: json.loads(get(f"{server.endpoint}/_s3free/health/ready")[1])["degraded"], 30, "slot 9 offline")
+    wait_for(lambda: json.loads(get(f"{server.endpoint}/_s3free/health/ready")[1])["degraded"], 30, "slot 9 offline")
     (server.data / "disk9").mkdir()
     rep = json.loads(cli(server, "disk", "replace", "--slot", "9", "--json").stdout)
     assert rep == {"slot": 9, "path": str(server.data / "disk9")}
-    wait(lambda: not json.loads(cli(server, "admin", "heal", "status", "--json").stdout)["refills"], 120, "refill")
+    wait_for(lambda: not json.loads(cli(server, "admin", "heal", "status", "--json").stdout)["refills"], 120, "refill")
     for i in range(5):
         assert s3.get_object(Bucket="cli-test", Key=f"small{i}")["Body"].read() == b"x" * 100
     # rebuild-index needs the server stopped: rebuild into a fresh index from the same disks
@@ -198,9 +188,9 @@ def test_readiness_flips_with_disks(tmp_path):
             os.rename(server.data / f"disk{slot}", tmp_path / f"away{slot}")
             moved.append(slot)
             if len(moved) == 1:    # 2 of 3 left: still ready, degraded
-                wait(lambda: (lambda r: r[0] == 200 and json.loads(r[1])["degraded"])(get(ready)), 30, "degraded")
+                wait_for(lambda: (lambda r: r[0] == 200 and json.loads(r[1])["degraded"])(get(ready)), 30, "degraded")
         # 1 of 3 left (< k=2): every worker says not ready
-        wait(lambda: all(get(ready)[0] == 503 for _ in range(6)), 30, "not ready")
+        wait_for(lambda: all(get(ready)[0] == 503 for _ in range(6)), 30, "not ready")
         body = json.loads(get(ready)[1])
         assert body["status"] == "unavailable" and body["disks_online"] == 1
         assert get(f"{server.endpoint}/_s3free/health/live")[0] == 200
@@ -208,7 +198,7 @@ def test_readiness_flips_with_disks(tmp_path):
         assert not info["ready"] and info["disks_online"] == 1
         for slot in moved:
             os.rename(tmp_path / f"away{slot}", server.data / f"disk{slot}")
-        wait(lambda: all((lambda r: r[0] == 200 and not json.loads(r[1])["degraded"])(get(ready))
+        wait_for(lambda: all((lambda r: r[0] == 200 and not json.loads(r[1])["degraded"])(get(ready))
                          for _ in range(6)), 30, "ready again")
         assert s3.get_object(Bucket="health", Key="ready")["Body"].read() == b"a bucket, not the endpoint"
         assert [o["Key"] for o in s3.list_objects_v2(Bucket="health")["Contents"]] == ["ready"]
@@ -244,7 +234,7 @@ def test_sighup_reloads_runtime_settings(tmp_path):
                 return None
             live = {dict(ls)["pid"] for (n, ls) in m if n == "s3free_scrub_rate_limit_bytes_per_second"}
             return m if live == now else None
-        m = wait(reloaded, 60, "both workers respawned with the new settings")
+        m = wait_for(reloaded, 60, "both workers respawned with the new settings")
         assert total(m, "s3free_scrub_rate_limit_bytes_per_second") == 2 * 5 * 2**20
         assert total(m, "s3free_log_level_info", level="debug") == 2
         assert total(m, "s3free_heal_rate_limit_bytes_per_second") == 2 * 20 * 2**20   # kept
@@ -289,7 +279,7 @@ def test_readme_quickstart(tmp_path):
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
         endpoint = f"http://127.0.0.1:{port}"
-        wait(lambda: get(f"{endpoint}/_s3free/health/ready")[0] == 200 if proc.poll() is None else
+        wait_for(lambda: get(f"{endpoint}/_s3free/health/ready")[0] == 200 if proc.poll() is None else
              pytest.fail(log.read_text()), 90, "the server")
         out = log.read_text()
         assert f"endpoint:   {endpoint}" in out

@@ -65,5 +65,7 @@ def test_1gib_put_memory_and_1byte_range(http_server, http_bucket, h):
     after = _io(server.worker_pids())
     assert got == want
     read = {k: after[k] - before[k] for k in before}
-    assert read["rchar"] + read["read_bytes"] < 16 << 20, read
+    # the counters do see the read (one verified chunk of ~172 KiB at least), and it stays
+    # far below the object: only the chunks holding that byte (and their CRC entries)
+    assert 170_000 <= read["rchar"] + read["read_bytes"] < 16 << 20, read
     s3.delete_object(Bucket=http_bucket, Key="huge")
