@@ -219,7 +219,7 @@ def heal_status(settings) -> dict:
         "queue_depth": len(pending),
         "most_at_risk": [{"what": k, "damaged_shards": len(v.get("shards", {}))} for k, v in pending[:5]],
         "heal_rate_limit_mb_s": rate,
-        "eta_seconds": round(len(pending) * 1.0 / max(rate, 1e-9), 1) if rate else 0.0,
+        "eta_seconds": _eta(len(pending), stats.get("recent", [])),
         "shards_repaired": stats.get("shards_repaired", 0),
         "records_repaired": stats.get("records_repaired", 0),
         "bytes_written": stats.get("bytes_written", 0),
@@ -229,6 +229,16 @@ def heal_status(settings) -> dict:
         "unrecoverable": [{"what": k.decode(), "object": v.get("object", ""), "reason": v.get("reason", "")}
                           for k, v in entries if v.get("unrecoverable")],
     }
+
+
+def _eta(depth: int, recent: list) -> float | None:
+    """Seconds to drain `depth` entries at the rate of the recent repairs (None: unknown)."""
+    if depth == 0:
+        return 0.0
+    times = [t for t, _, _ in recent]
+    if len(times) < 2 or times[-1] <= times[0]:
+        return None
+    return round(depth * (times[-1] - times[0]) / (len(times) - 1), 1)
 
 
 def _heal_status(args: argparse.Namespace) -> int:

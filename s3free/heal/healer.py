@@ -284,17 +284,23 @@ class Healer:
     async def run(self, interval: float = 5.0) -> None:
         wake = asyncio.Event()
         self.layer.on_damage = wake.set         # heal-on-read: start at once, not next tick
-        checked = 0.0
+        checked = drained = 0.0
         while True:
             try:
-                if time.monotonic() - checked >= interval:     # not between every refill step
+                now = time.monotonic()
+                if now - checked >= interval:        # probes: not between every refill step
                     self.check_disks()
-                    checked = time.monotonic()
+                    checked = now
                 jobs = refill_jobs(self.index)
                 for slot in jobs:
                     if self.layer.disks.disks[slot].online:
                         await self.refill_step(slot)
-                await self.drain(limit=256)
+                # the queue is read and sorted whole: drain when woken or once per interval,
+                # not after every refill step
+                if wake.is_set() or not jobs or now - drained >= interval:
+                    wake.clear()
+                    await self.drain(limit=256)
+                    drained = now
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -306,6 +312,5 @@ class Healer:
                 await asyncio.wait_for(wake.wait(), interval)
             except asyncio.TimeoutError:
                 pass
-            wake.clear()
 
 

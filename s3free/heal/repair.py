@@ -19,7 +19,7 @@ from s3free.native import AlignedBuffer, crc32c
 from s3free.storage import beexl, records
 from s3free.storage.geometry import Geometry
 from s3free.storage.segments import Location, scan_any, segment_path
-from s3free.storage.shards import PartInfo, PartReader, Unrecoverable, _fsync_dir, shard_path
+from s3free.storage.shards import PartInfo, PartReader, Unrecoverable, _fsync_dir, _open_for_write, shard_path
 
 
 async def _read_header(layer, info: PartInfo, reader: PartReader, exclude: set[int]) -> beexl.ShardHeader:
@@ -59,18 +59,9 @@ async def rebuild_part_shards(layer, info: PartInfo, targets: list[int]) -> int:
         generation = template.generation + 1
         for t in targets:
             final = shard_path(layer.disks, info.placement[t], info.data_id, info.number)
-            if not layer.disks.disks[info.placement[t]].objects.is_dir():
-                raise OSError(errno.ENOENT, f"disk of shard {t} is gone")
-            final.parent.mkdir(parents=True, exist_ok=True)
             tmp = final.with_name(final.name + f".heal-{uuid.uuid4().hex[:8]}")
             tmp_paths[t] = (tmp, final)
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_DIRECT", 0)
-            try:
-                fds[t] = os.open(tmp, flags, 0o644)
-            except OSError as exc:
-                if exc.errno != errno.EINVAL:
-                    raise
-                fds[t] = os.open(tmp, flags & ~getattr(os, "O_DIRECT", 0), 0o644)
+            fds[t] = _open_for_write(tmp, layer.disks.disks[info.placement[t]].objects)
         tables = {t: bytearray() for t in targets}
         sources = [s for s in range(layer.k + layer.m) if s not in targets]
         if g.blocks:

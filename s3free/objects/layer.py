@@ -121,9 +121,9 @@ class ObjectLayer:
             self.index.put_bucket(txn, name, {**info, "rec": loc.to_list()})
             return Commit(BucketInfo(name, owner, info["created"], location))
 
-        if self.bucket(name) is not None:
-            old = self.bucket(name)
-            raise E.BucketExists(name, owned=old.owner == owner)
+        existing = self.bucket(name)
+        if existing is not None:
+            raise E.BucketExists(name, owned=existing.owner == owner)
         return await self.log.append(records.BUCKET, {"b": name, **info}, None, stamp, commit)
 
     def bucket(self, name: str) -> BucketInfo | None:
