@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from s3free.meta.index import Index
 from s3free.storage import records
 from s3free.storage.disks import DiskSet
-from s3free.storage.segments import list_segments, scan_any, segment_path
+from s3free.storage.segments import list_segments, scan_any
 
 log = logging.getLogger("s3free.rebuild")
 
@@ -54,9 +54,9 @@ def rebuild_index(disk_paths: list[str], meta_dir: str, k: int, m: int, force: b
         if progress:
             progress(i, len(segs), seg)
         stats.segments += 1
-        seg_sizes[seg] = max((segment_path(disks, d, seg).stat().st_size for d in disks.online()
-                              if segment_path(disks, d, seg).exists()), default=0)
+        seg_sizes[seg] = 0          # where its records end (an open segment has a zero tail)
         for offset, rec, length in scan_any(disks, seg):
+            seg_sizes[seg] = offset + length
             stats.records += 1
             loc = (seg, offset, length)
             meta = rec.meta

@@ -3,8 +3,18 @@
 Each worker process appends to its own open segment, one file per disk, and every disk
 receives the same records in the same order, so a record's offset is the same on all of
 them and the index stores one (segment, offset, length). Concurrent appends are grouped:
-one write + fdatasync per disk per batch (one io_uring submit), then one LMDB
-transaction applies every record's index change, then all of them are acknowledged.
+one durable write per disk per batch (one io_uring submit), then one LMDB transaction
+applies every record's index change, then all of them are acknowledged.
+
+Why the writes look the way they do: a write + fdatasync that appends to a file makes
+the filesystem commit its journal (the file grew) — measured ~70 µs of kernel CPU per
+file per batch, nine files per batch, which was half of a small PUT's cost. So the open
+segment is preallocated (fallocate, in steps) and written with O_DIRECT | O_DSYNC in whole
+4 KiB pages: the batch's page-aligned span, starting with the partial tail page, which
+is rewritten with the same bytes it already held (a sector either keeps its old bytes
+or gets the identical new ones, so a torn write cannot damage an acknowledged record).
+An unwritten preallocated tail reads as zeros: scans stop there. Sealing a segment
+truncates it to its records.
 """
 from __future__ import annotations
 
@@ -21,6 +31,7 @@ from pathlib import Path
 
 from s3free.ioengine import IOEngine, ops
 from s3free.meta.index import Index
+from s3free.native import AlignedBuffer
 from s3free.storage import records
 from s3free.storage.disks import DiskSet
 from s3free.storage.shards import WriteQuorumError, _fsync_dir
@@ -28,6 +39,8 @@ from s3free.storage.shards import WriteQuorumError, _fsync_dir
 log = logging.getLogger("s3free.segments")
 
 SUFFIX = ".seg"
+PAGE = 4096
+ALLOC_STEP = 8 << 20     # preallocate the open segment this much at a time
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,8 @@ class SegmentLog:
         self._segment: str | None = None
         self._fds: dict[int, int] = {}
         self._size = 0
+        self._allocated = 0          # bytes preallocated in the open segment's files
+        self._tails: dict[int, bytes] = {}   # disk -> bytes of its partial last page
         self._broken = False
         self._pending: collections.deque[_Pending] = collections.deque()
         self._wake: asyncio.Event | None = None
@@ -148,11 +163,13 @@ class SegmentLog:
         self._seq += 1
         self._segment = f"{self.writer}-{self._seq:06d}"
         self._size = 0
+        self._allocated = 0
+        self._tails = {}
         self._broken = False
         for d in self.disks.online():
             path = segment_path(self.disks, d, self._segment)
             try:
-                self._fds[d] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                self._fds[d] = _open_journal(path)
                 _fsync_dir(path.parent)
             except OSError as exc:
                 self.disks.mark_offline(d, f"cannot create segment {path}: {exc.strerror}")
@@ -160,8 +177,28 @@ class SegmentLog:
             self.index.put(txn, "segments", self._segment.encode(),
                            {"total": 0, "live": 0, "sealed": False, "writer": self.writer})
 
+    def _preallocate(self, end: int) -> None:
+        """Make sure every open file has room up to `end` (a disk that cannot is dropped
+        from this segment, like a failed write)."""
+        if end <= self._allocated:
+            return
+        new = max(self._allocated + ALLOC_STEP, -(-end // PAGE) * PAGE)
+        for d, fd in list(self._fds.items()):
+            try:
+                os.posix_fallocate(fd, self._allocated, new - self._allocated)
+            except OSError as exc:
+                log.warning("segment preallocation failed on disk %d: %s", d, exc.strerror)
+                os.close(self._fds.pop(d))
+                self._broken = True
+                self.disks.suspect(d)
+        self._allocated = new
+
     def _seal(self) -> None:
         for fd in self._fds.values():
+            try:
+                os.ftruncate(fd, self._size)     # drop the preallocated, unwritten tail
+            except OSError:
+                pass
             os.close(fd)
         self._fds.clear()
         if self._segment is not None:
@@ -173,27 +210,42 @@ class SegmentLog:
 
     async def _flush(self, batch: list[_Pending], size: int) -> None:
         joined = set(self.disks.online()) - set(self._fds)   # a disk came (back): give it a fresh segment
+        loop = asyncio.get_running_loop()
         if self._segment is None or self._broken or joined or self._size + size > self.max_segment:
-            await asyncio.get_running_loop().run_in_executor(None, self._roll)
+            await loop.run_in_executor(None, self._roll)
+        if self._size + size > self._allocated:
+            await loop.run_in_executor(None, self._preallocate, self._size + size)
         for d in [d for d in self._fds if not self.disks.disks[d].online]:
             os.close(self._fds.pop(d))     # gone since the roll: never write into a lost disk
         disks = sorted(self._fds)
-        bufs = {d: b"".join(records.encode(it.rtype, d, self.k, self.m, it.stamp, it.meta,
-                                           it.bodies[d] if it.bodies else b"") for it in batch)
-                for d in disks}
         offset = self._size
-        io = [op for d in disks for op in (
-            ops.write(self._fds[d], bufs[d], offset, str(segment_path(self.disks, d, self._segment)), link=True),
-            ops.fdatasync(self._fds[d], str(segment_path(self.disks, d, self._segment))))]
+        start = offset - offset % PAGE
+        end = offset + size
+        bufs = {}
+        for d in disks:
+            buf = AlignedBuffer(-(-(end - start) // PAGE) * PAGE)
+            view = memoryview(buf)
+            tail = self._tails.get(d, b"")
+            view[:len(tail)] = tail
+            at = len(tail)
+            for it in batch:
+                rec = records.encode(it.rtype, d, self.k, self.m, it.stamp, it.meta, it.bodies[d] if it.bodies else b"")
+                view[at:at + len(rec)] = rec
+                at += len(rec)
+            bufs[d] = buf
+        io = [ops.write(self._fds[d], bufs[d], start, str(segment_path(self.disks, d, self._segment)))
+              for d in disks]
         results = await self.engine.arun(io)
         errs = ops.errors(io, results)
-        failed = [d for i, d in enumerate(disks) if errs[2 * i] or errs[2 * i + 1]]
-        for d in failed:
-            self._broken = True          # keep offsets equal on all disks: roll next time
-            self.disks.suspect(d)
-            log.warning("segment write failed on disk %d: %s", d, errs[2 * disks.index(d)] or
-                        errs[2 * disks.index(d) + 1])
-        self._size += size
+        failed = [d for d, err in zip(disks, errs) if err]
+        for d, err in zip(disks, errs):
+            if err:
+                self._broken = True          # keep offsets equal on all disks: roll next time
+                self.disks.suspect(d)
+                log.warning("segment write failed on disk %d: %s", d, err)
+        last_page = end - end % PAGE
+        self._tails = {d: bytes(memoryview(bufs[d])[last_page - start:end - start]) for d in disks}
+        self._size = end
         self.batches += 1
         ok = len(disks) - len(failed)
         missing = sorted(set(range(self.disks.n)) - set(disks) | set(failed))
@@ -339,6 +391,18 @@ def _close_later(fd: int, delay: float = 30.0) -> None:
         os.close(fd)
 
 
+def _open_journal(path: Path) -> int:
+    """A new segment file for durable page writes: O_DIRECT | O_DSYNC where the
+    filesystem has O_DIRECT, else O_DSYNC alone (same writes, through the page cache)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_DSYNC
+    try:
+        return os.open(path, flags | getattr(os, "O_DIRECT", 0), 0o644)
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        return os.open(path, flags & ~os.O_EXCL, 0o644)   # some kernels create it before refusing
+
+
 def list_segments(disks: DiskSet) -> list[str]:
     """Every segment id present on any online disk."""
     names: set[str] = set()
@@ -389,7 +453,8 @@ def scan(path: Path, start: int = 0, chunk: int = 1 << 20) -> Iterator[tuple[int
 def scan_any(disks: DiskSet, segment: str, exclude: tuple[int, ...] = ()) -> Iterator[tuple[int, records.Record, int]]:
     """Walk a segment's records, reading one disk and switching to another copy at any
     offset where this one is damaged (records sit at the same offset on every disk).
-    A torn tail (a crash mid-append, never acknowledged) ends the walk."""
+    The end is where the copies hold zeros (an open segment's preallocated tail) or a
+    torn record (a crash mid-append, never acknowledged)."""
     paths = [p for p in (segment_path(disks, d, segment) for d in disks.online() if d not in exclude)
              if p.exists()]
     size = max((p.stat().st_size for p in paths), default=0)
@@ -406,6 +471,18 @@ def scan_any(disks: DiskSet, segment: str, exclude: tuple[int, ...] = ()) -> Ite
             if advanced:
                 break
         else:
-            log.warning("segment %s: no intact record at offset %d of %d; the rest is skipped",
-                        segment, offset, size)
+            if not any(_blank_at(p, offset) for p in paths):
+                log.warning("segment %s: no intact record at offset %d of %d; the rest is skipped",
+                            segment, offset, size)
             return
+
+
+def _blank_at(path: Path, offset: int) -> bool:
+    """Zeros where a record head would be: the unwritten end of a journal."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            head = fh.read(records.HEAD_LEN)
+    except OSError:
+        return False
+    return len(head) == records.HEAD_LEN and not any(head)
