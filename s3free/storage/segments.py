@@ -209,12 +209,28 @@ class SegmentLog:
                     self.index.put(txn, "segments", self._segment.encode(), info)
 
     async def _flush(self, batch: list[_Pending], size: int) -> None:
+        """Write and apply one batch on the index thread (one trip off the event loop:
+        every trip back to a busy loop costs the whole batch), then answer its callers."""
+        outcomes = await asyncio.get_running_loop().run_in_executor(self._index_thread, self._write_batch, batch, size)
+        if isinstance(outcomes, Exception):
+            for item in batch:
+                item.future.set_exception(outcomes)
+            return
+        self.appended += len(batch)
+        for item, outcome in zip(batch, outcomes):
+            if isinstance(outcome, Exception):
+                item.future.set_exception(outcome)
+            else:
+                item.future.set_result(outcome)
+
+    def _write_batch(self, batch: list[_Pending], size: int) -> list | Exception:
+        """Append the batch to every disk's open segment (one durable write each), then
+        apply its index changes; returns per-item outcomes, or the quorum error."""
         joined = set(self.disks.online()) - set(self._fds)   # a disk came (back): give it a fresh segment
-        loop = asyncio.get_running_loop()
         if self._segment is None or self._broken or joined or self._size + size > self.max_segment:
-            await loop.run_in_executor(None, self._roll)
+            self._roll()
         if self._size + size > self._allocated:
-            await loop.run_in_executor(None, self._preallocate, self._size + size)
+            self._preallocate(self._size + size)
         for d in [d for d in self._fds if not self.disks.disks[d].online]:
             os.close(self._fds.pop(d))     # gone since the roll: never write into a lost disk
         disks = sorted(self._fds)
@@ -235,8 +251,7 @@ class SegmentLog:
             bufs[d] = buf
         io = [ops.write(self._fds[d], bufs[d], start, str(segment_path(self.disks, d, self._segment)))
               for d in disks]
-        results = await self.engine.arun(io)
-        errs = ops.errors(io, results)
+        errs = ops.errors(io, self.engine.run(io))
         failed = [d for d, err in zip(disks, errs) if err]
         for d, err in zip(disks, errs):
             if err:
@@ -250,24 +265,13 @@ class SegmentLog:
         ok = len(disks) - len(failed)
         missing = sorted(set(range(self.disks.n)) - set(disks) | set(failed))
         if ok < self.quorum:
-            exc = WriteQuorumError(errno.EIO, f"write quorum lost: {ok} of {self.disks.n} disks took the "
-                                   f"record, {self.quorum} needed")
-            for item in batch:
-                item.future.set_exception(exc)
-            return
-        outcomes = await asyncio.get_running_loop().run_in_executor(
-            self._index_thread, self._apply, batch, self._segment, offset, size, missing)
-        self.appended += len(batch)
-        for item, outcome in zip(batch, outcomes):
-            if isinstance(outcome, Exception):
-                item.future.set_exception(outcome)
-            else:
-                item.future.set_result(outcome)
+            return WriteQuorumError(errno.EIO, f"write quorum lost: {ok} of {self.disks.n} disks took the "
+                                    f"record, {self.quorum} needed")
+        return self._apply(batch, self._segment, offset, size, missing)
 
     def _apply(self, batch: list[_Pending], segment: str, offset: int, size: int, missing: list[int]) -> list:
-        """Apply a durable batch's index changes in one LMDB transaction. It runs on the
-        log's own index thread: the commit (with its fsync) must not stall the event loop,
-        and an LMDB write transaction must begin and end on one thread."""
+        """Apply a durable batch's index changes in one LMDB transaction (on the index
+        thread: an LMDB write transaction must begin and end on one thread)."""
         outcomes: list = []
         seg_key = segment.encode()
         with self.index.write() as txn:
