@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from s3free.heal.repair import rebuild_segment, repair_record
-from s3free.heal.spans import rebuild_part_shards
+from s3free.heal.spans import rebuild_part_shards, release_buffers
 from s3free.meta.index import unpack
 from s3free.storage.segments import Location, parse_heal_key, segment_path
 from s3free.storage.shards import PartInfo, Unrecoverable, fsync_dirs
@@ -20,7 +20,7 @@ from s3free.storage.shards import PartInfo, Unrecoverable, fsync_dirs
 log = logging.getLogger("s3free.heal")
 
 STATS_KEY = b"heal-stats"
-REFILL_PARALLEL = 4        # parts rebuilt at once during a refill (I/O and decode overlap)
+REFILL_PARALLEL = 6        # parts rebuilt at once during a refill (keeps the disks busy)
 REFILL_OBJECTS = 256       # objects per refill step (the cursor is saved after each step)
 REFILL_STEP_BYTES = 1 << 30   # ... or fewer, once their parts hold this many bytes
 REFILL_PREFIX = b"refill:"
@@ -251,6 +251,7 @@ class Healer:
             else:
                 self.index.put(txn, "state", key, job)
         if job["phase"] == "done":
+            release_buffers()
             self.layer.disks.disks[slot].state = "online"
             self.stats.note("refilled", f"slot {slot + 1}: {job['parts_done']} parts, {job['segments_done']} segments")
             self._save_stats()

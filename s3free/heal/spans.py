@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from s3free.ioengine import IOEngine, ops
-from s3free.native import AlignedBuffer, NotEnoughShards, crc32c_chunks
+from s3free.native import AlignedBuffer, BufferPool, NotEnoughShards, crc32c_chunks
 from s3free.storage import beexl
 from s3free.storage.geometry import Geometry
 from s3free.storage.shards import PartInfo, Unrecoverable, _fsync_dir, _open_for_write, shard_path
@@ -34,7 +34,32 @@ SPAN = 4 << 20          # bytes of each shard file per read op (whole chunks, at
 WHOLE_FILE = 1 << 20    # shard files up to this size are read whole: header, payload, table
 _DIRECT = getattr(os, "O_DIRECT", 0)
 
+POOL_KEEP = 128 << 20  # bytes of idle buffers kept per size for the next spans
 Spend = Callable[[int], Awaitable[None]]
+
+_pools: dict[int, BufferPool] = {}
+
+
+def _buffer(size: int) -> AlignedBuffer:
+    """A reused aligned buffer of `size` bytes. Fresh multi-MiB buffers cost a page fault
+    per page (the kernel zeroes each one): in a refill that was more CPU than the CRCs
+    and the decode together."""
+    pool = _pools.get(size)
+    if pool is None:
+        pool = _pools[size] = BufferPool(size, keep=max(1, POOL_KEEP // size))
+    return pool.get()
+
+
+def _give_back(bufs) -> None:
+    for buf in bufs:
+        pool = _pools.get(len(buf))
+        if pool is not None:
+            pool.put(buf)
+
+
+def release_buffers() -> None:
+    """Drop the idle span buffers (when a refill is over)."""
+    _pools.clear()
 
 
 def span_blocks(g: Geometry, span: int = SPAN) -> list[tuple[int, int]]:
@@ -115,6 +140,8 @@ class SpanRebuild:
         self.sources: list[_Source] = []
         self.fds: list[int] = []
         self.out: dict[int, tuple[int, str, object]] = {}      # target -> (fd, tmp path, final path)
+        self.full = max(1, span // info.chunk) * info.chunk     # bytes of a whole span
+        self.held: list[AlignedBuffer] = []                      # pooled buffers in use
 
     def _path(self, s: int):
         return shard_path(self.layer.disks, self.info.placement[s], self.info.data_id, self.info.number)
@@ -134,8 +161,9 @@ class SpanRebuild:
                     continue
                 self.fds.append(fd)
                 if self.small:
-                    bufs = [AlignedBuffer(self.footer_off)]
-                    batch.append(ops.read(fd, bufs[0], 0, path))
+                    bufs = [_buffer(WHOLE_FILE)]
+                    self.held.append(bufs[0])
+                    batch.append(ops.read(fd, memoryview(bufs[0])[:self.footer_off], 0, path))
                 else:
                     bufs = [AlignedBuffer(self.info.header_len), AlignedBuffer(tlen)]
                     batch += [ops.read(fd, bufs[0], 0, path), ops.read(fd, bufs[1], self.table_off, path)]
@@ -182,34 +210,40 @@ class SpanRebuild:
             if len(self.sources) < self.k:
                 raise self._unrecoverable(first)
             use = self.sources[:self.k]
-            views, batch, which = {}, [], []
+            views, batch, which, reads = {}, [], [], []
             for src in use:
                 if src.whole is not None:
                     views[src.shard] = memoryview(src.whole)[start:start + length]
                 else:
-                    buf = AlignedBuffer(length)
-                    batch.append(ops.read(src.fd, buf, start, src.path))
+                    buf = _buffer(self.full)
+                    reads.append(buf)
+                    batch.append(ops.read(src.fd, memoryview(buf)[:length], start, src.path))
                     which.append(src)
             results = await self.engine.arun(batch) if batch else []
-            bad = set()
-            for src, op, err in zip(which, batch, ops.errors(batch, results)):
-                if err is not None:
-                    bad.add(src.shard)
-                else:
-                    views[src.shard] = memoryview(op[2])
+            bad = {src.shard for src, err in zip(which, ops.errors(batch, results)) if err is not None}
+            for src, op in zip(which, batch):
+                views[src.shard] = op[2]
+            bad_crc, tables = [], []
             if not bad:
                 bad_crc, tables = await loop.run_in_executor(
                     None, _decode, self.layer.codec, self.info.chunk, first, stop,
                     [(src.shard, views[src.shard], src.table) for src in use], self.targets, outs)
-                if not bad_crc:
-                    return tables
-                bad.update(bad_crc)
+            _give_back(reads)       # not on an exception: a cancelled call's thread may still use them
+            if not bad and not bad_crc:
+                return tables
+            bad.update(bad_crc)
             self.sources = [src for src in self.sources if src.shard not in bad]
 
     async def run(self) -> int:
         """Rebuild; returns bytes written."""
         try:
-            return await self._run()
+            written = await self._run()
+        except Exception:
+            _give_back(self.held)    # every call has returned; not so after a cancel (BaseException)
+            raise
+        else:
+            _give_back(self.held)
+            return written
         finally:
             for fd in self.fds:
                 os.close(fd)
@@ -231,22 +265,32 @@ class SpanRebuild:
             self.out[t] = (_open_for_write(tmp, self.layer.disks.disks[info.placement[t]].objects, self.dirs),
                            str(tmp), final)
         spans = span_blocks(g, self.span)
-        most = max((span_extent(g, a, b)[1] for a, b in spans), default=0)
-        bufs = [AlignedBuffer(most) for _ in self.targets] if most else []
+        # two sets of output buffers: span i is written while span i+1 is read and decoded
+        sets = [[_buffer(self.full) for _ in self.targets] for _ in range(min(2, len(spans)))]
+        self.held += [b for bufs in sets for b in bufs]
         tables = {t: bytearray() for t in self.targets}
         written = 0
-        for first, stop in spans:
-            off, length = span_extent(g, first, stop)
-            outs = [memoryview(b)[:length] for b in bufs]
-            crcs = await self._rebuild_span(first, stop, outs)
-            batch = [ops.write(self.out[t][0], out, info.header_len + off, self.out[t][1])
-                     for t, out in zip(self.targets, outs)]
-            await self.engine.arun_checked(batch)
-            for t, crc in zip(self.targets, crcs):
-                tables[t] += crc
-            written += length * len(self.targets)
-            if self.spend is not None:
-                await self.spend(length * len(self.targets))
+        writing: asyncio.Future | None = None
+        try:
+            for i, (first, stop) in enumerate(spans):
+                off, length = span_extent(g, first, stop)
+                outs = [memoryview(b)[:length] for b in sets[i % 2]]
+                crcs = await self._rebuild_span(first, stop, outs)
+                if writing is not None:
+                    await writing
+                batch = [ops.write(self.out[t][0], out, info.header_len + off, self.out[t][1])
+                         for t, out in zip(self.targets, outs)]
+                writing = asyncio.ensure_future(self.engine.arun_checked(batch))
+                for t, crc in zip(self.targets, crcs):
+                    tables[t] += crc
+                written += length * len(self.targets)
+                if self.spend is not None:
+                    await self.spend(length * len(self.targets))
+            if writing is not None:
+                await writing
+        finally:
+            if writing is not None and not writing.done():    # never close a file under its write
+                await asyncio.wait([writing])
         written += await self._finish(template, generation, tables)
         for t in self.targets:
             fd, tmp, final = self.out.pop(t)
