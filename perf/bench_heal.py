@@ -5,6 +5,14 @@ of mixed objects, measures the quiet p99 of a small-object GET load, then pulls 
 puts an empty folder in its place (the healer formats and refills it) and measures the
 refill rate (MB/s of rebuilt shard data) beside the same run's raw O_DIRECT write rate,
 and the GET p99 while the refill runs. Prints a table and one JSON line.
+
+It also measures the bound that applies to the refill on this machine: the device's
+O_DIRECT read and write rates at the queue depths the refill keeps. Every rebuilt byte
+costs k bytes read and one written; when all disk folders sit on one device (as on a
+test box) they share it, so the refill can at best reach 1 / (k/read + 1/write), about a
+seventh of the device's rate for 6+3. On a node with a device per disk each source disk
+reads its share in parallel and the bound is about one disk's write rate, the figure
+`refill_vs_disk_write` compares with.
 """
 from __future__ import annotations
 
@@ -88,6 +96,20 @@ def du(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
+def device_bound(k: int, read: float | None, write: float | None, shared: bool) -> float | None:
+    """MiB/s of rebuilt data the disks allow: 1/(k/read + 1/write) when the sources and
+    the target share one device, else the target's write rate.
+
+    >>> round(device_bound(6, 1200.0, 2400.0, True), 1)
+    184.6
+    >>> device_bound(6, 1200.0, 2400.0, False)
+    2400.0
+    """
+    if not read or not write:
+        return None
+    return 1 / (k / read + 1 / write) if shared else write
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data-dir", default=os.getcwd())
@@ -97,11 +119,18 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     from s3free import config
     from s3free.commands.admin import heal_status
+    from s3free.heal.healer import REFILL_PARALLEL
+    from s3free.heal.spans import SPAN
+    k = 6
     base = Path(tempfile.mkdtemp(prefix="s3free-heal-", dir=args.data_dir))
     served = servers.start_s3free(base, args.workers)
     try:
         filled = fill(served.endpoint, args.gib)
         _, disk_write, _ = ceilings.disk_mbps(str(base))
+        # the refill keeps REFILL_PARALLEL parts in flight, each reading k spans then writing one
+        dev_write, dev_read, dev_note = ceilings.disk_mbps_at_depth(str(base), SPAN, REFILL_PARALLEL * k,
+                                                                    REFILL_PARALLEL)
+        shared = len({os.stat(base / f"disk{i}").st_dev for i in range(1, 10)}) == 1
         quiet = get_p99(served.endpoint, args.seconds)
         settings = config.Settings(meta_dir=str(base / "meta"))
         victim = base / "disk5"
@@ -126,15 +155,30 @@ def main(argv=None) -> int:
         shutil.rmtree(base, ignore_errors=True)
     refill = rebuilt / seconds / MIB
     q99, h99 = p99_of(quiet), p99_of(during)
+    bound = device_bound(k, dev_read, dev_write, shared)
+    limit = config.Settings().heal_rate_mb
+    if shared:
+        which = (f"all 9 disk folders share one device: each rebuilt byte costs {k} bytes read + 1 written "
+                 f"on it, so the device bound 1/({k}/read + 1/write) applies, not the disk write rate")
+    else:
+        which = "each disk folder has its own device: about one disk's write rate bounds the refill"
+    if limit and bound and limit < bound:
+        which += f"; the heal rate limit ({limit:g} MiB/s) is below it and caps the refill first"
     result = {"filled_mib": round(filled / MIB), "rebuilt_mib": round(rebuilt / MIB, 1),
               "refill_seconds": round(seconds, 2), "refill_mbps": round(refill, 1),
               "disk_write_mbps": round(disk_write, 1) if disk_write else None,
               "refill_vs_disk_write": round(refill / disk_write, 3) if disk_write else None,
               "quiet_get_p99_ms": q99, "healing_get_p99_ms": h99,
               "p99_ratio": round(h99 / q99, 2) if q99 and h99 else None,
-              "heal_rate_limit_mbps": config.Settings().heal_rate_mb}
-    for k, v in result.items():
-        print(f"{k:22s} {v}")
+              "heal_rate_limit_mbps": limit,
+              "device_read_mbps": round(dev_read, 1) if dev_read else None,
+              "device_write_mbps": round(dev_write, 1) if dev_write else None,
+              "device_probe": dev_note, "shared_device": shared,
+              "device_bound_mbps": round(bound, 1) if bound else None,
+              "refill_vs_device_bound": round(refill / bound, 3) if bound else None,
+              "bound_applies": which}
+    for name, v in result.items():
+        print(f"{name:24s} {v}")
     print(json.dumps(result))
     return 0
 

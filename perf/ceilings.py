@@ -64,6 +64,51 @@ def disk_mbps(directory: str, total: int = 512 * MIB, block: int = MIB) -> tuple
     return write, read, f"O_DIRECT, {block // MIB} MiB requests, {total // MIB} MiB, queue depth 1"
 
 
+def disk_mbps_at_depth(directory: str, block: int, read_depth: int, write_depth: int,
+                       total: int = 512 * MIB) -> tuple[float | None, float | None, str]:
+    """O_DIRECT write (then fdatasync) and read of `total` bytes in `block`-byte requests
+    through s3free's I/O engine, `write_depth` resp. `read_depth` requests per batch: the
+    device's rates at the queue depths a workload (the refill) keeps. Returns (write MiB/s,
+    read MiB/s, note), or (None, None, why) where O_DIRECT is refused."""
+    from s3free.ioengine import open_engine, ops
+    from s3free.native import AlignedBuffer
+
+    direct = getattr(os, "O_DIRECT", 0)
+    if not direct:
+        return None, None, "no O_DIRECT on this platform"
+    path = os.path.join(directory, f".s3free-depth-probe-{os.getpid()}")
+    bufs = [AlignedBuffer(block) for _ in range(max(read_depth, write_depth))]
+    for buf in bufs:
+        memoryview(buf)[:] = os.urandom(block)
+    n = total // block
+    engine = open_engine()
+    rates = {}
+    try:
+        for kind, flags, depth, op in (("write", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, write_depth, ops.write),
+                                       ("read", os.O_RDONLY, read_depth, ops.read)):
+            try:
+                fd = os.open(path, flags | direct, 0o600)
+            except OSError as exc:
+                return None, None, f"O_DIRECT refused: {exc.strerror}"
+            try:
+                t = time.perf_counter()
+                for i in range(0, n, depth):
+                    engine.run_checked([op(fd, bufs[j], (i + j) * block, path) for j in range(min(depth, n - i))])
+                if kind == "write":
+                    os.fdatasync(fd)
+                rates[kind] = n * block / (time.perf_counter() - t) / MIB
+            finally:
+                os.close(fd)
+    finally:
+        engine.close()
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    return rates["write"], rates["read"], (f"O_DIRECT via {engine.name}, {block // 1024} KiB requests, "
+                                           f"{n * block // MIB} MiB, depth {write_depth} (write) / {read_depth} (read)")
+
+
 _libc = None
 
 

@@ -11,14 +11,18 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 
-from s3free.heal.repair import rebuild_part_shards, rebuild_segment, repair_record
+from s3free.heal.repair import rebuild_segment, repair_record
+from s3free.heal.spans import rebuild_part_shards, release_buffers
+from s3free.meta.index import unpack
 from s3free.storage.segments import Location, parse_heal_key, segment_path
-from s3free.storage.shards import PartInfo, Unrecoverable
+from s3free.storage.shards import PartInfo, Unrecoverable, fsync_dirs
 
 log = logging.getLogger("s3free.heal")
 
 STATS_KEY = b"heal-stats"
-REFILL_PARALLEL = 4        # parts rebuilt at once during a refill (I/O and decode overlap)
+REFILL_PARALLEL = 6        # parts rebuilt at once during a refill (keeps the disks busy)
+REFILL_OBJECTS = 256       # objects per refill step (the cursor is saved after each step)
+REFILL_STEP_BYTES = 1 << 30   # ... or fewer, once their parts hold this many bytes
 REFILL_PREFIX = b"refill:"
 
 
@@ -125,20 +129,22 @@ class Healer:
                 return PartInfo.from_manifest(item), m
         return None, None
 
-    async def heal_part(self, data_id: str, number: int, shards: list[int]) -> list[int]:
-        """Rebuild the given shards of a part; returns those rebuilt."""
+    async def heal_part(self, data_id: str, number: int, shards: list[int], dirs: set | None = None) -> list[int]:
+        """Rebuild the given shards of a part; returns those rebuilt. With `dirs`, the
+        caller syncs the changed directories (see `rebuild_part_shards`)."""
         part, manifest = self._find_part(data_id, number)
         if part is None:
             return shards            # deleted meanwhile: nothing left to heal
         online = [s for s in shards if self.layer.disks.disks[part.placement[s]].online]
         if not online:
             return []
-        written = await rebuild_part_shards(self.layer, part, online)
-        await self.limiter.spend(written)
+        written = await rebuild_part_shards(self.layer, part, online, dirs=dirs, spend=self.limiter.spend)
         self.stats.shards_repaired += len(online)
         self.stats.bytes_written += written
         self.stats.note("part", f"{data_id}.{number} shards {online}")
         if manifest is not None and part.missing:
+            if dirs:       # the manifest must not count a shard whose name is not durable yet
+                await fsync_dirs(self.layer.engine, dirs)
             self._clear_missing(manifest, data_id, number, online)
         return online
 
@@ -205,39 +211,24 @@ class Healer:
         return settled
 
     # -- refill -----------------------------------------------------------------------
-    async def refill_step(self, slot: int, budget: int = 64) -> bool:
-        """Advance the refill of `slot` by up to `budget` parts or segments; True when done."""
+    async def refill_step(self, slot: int, budget: int = REFILL_OBJECTS) -> bool:
+        """Advance the refill of `slot` by up to `budget` objects (or REFILL_STEP_BYTES of
+        parts) or segments; True when done. The directories it changed are synced before
+        the cursor is saved: a crash repeats a step's work, it never skips any."""
         key = REFILL_PREFIX + str(slot).encode()
         with self.index.read() as txn:
             job = self.index.get(txn, "state", key)
         if job is None:
             return True
+        dirs: set = set()
         if job["phase"] == "objects":
-            cursor = job["cursor"]
-            with self.index.read() as txn:
-                cur = txn.cursor(db=self.index.db["objects"])
-                batch = []
-                if cur.set_range(cursor):
-                    for k, v in cur:
-                        if k == cursor:
-                            continue
-                        batch.append((k, v))
-                        if len(batch) >= budget:
-                            break
-            from s3free.meta.index import unpack
-            todo = [PartInfo.from_manifest(item) for _, raw in batch for item in unpack(raw).get("parts", [])]
-            todo = [p for p in todo if slot in p.placement]
-            sem = asyncio.Semaphore(REFILL_PARALLEL)
-
-            async def one(part: PartInfo) -> None:
-                async with sem:
-                    await self.heal_part(part.data_id, part.number, [part.placement.index(slot)])
-            await asyncio.gather(*(one(p) for p in todo))
+            batch, todo, more = self._refill_batch(slot, job["cursor"], budget)
+            await self._refill_parts(slot, todo, dirs)
             job["parts_done"] += len(todo)
             if batch:
-                job["cursor"] = batch[-1][0]
-            if len(batch) < budget:
-                await self._refill_uploads(slot)
+                job["cursor"] = batch[-1]
+            if not more:
+                await self._refill_uploads(slot, dirs)
                 job["phase"] = "segments"
                 job["cursor"] = b""
         elif job["phase"] == "segments":
@@ -245,7 +236,7 @@ class Healer:
                 segs = [(k.decode(), v) for k, v in self.index.items(txn, "segments")]
             todo = [s for s, info in segs if s > job["cursor"].decode()]
             for seg in todo[:budget]:
-                written = await rebuild_segment(self.layer, seg, slot)
+                written = await rebuild_segment(self.layer, seg, slot, dirs)
                 await self.limiter.spend(written)
                 self.stats.bytes_written += written
                 job["segments_done"] += 1
@@ -253,12 +244,14 @@ class Healer:
                 job["cursor"] = seg.encode()
             if len(todo) <= budget:
                 job["phase"] = "done"
+        await fsync_dirs(self.layer.engine, dirs)
         with self.index.write() as txn:
             if job["phase"] == "done":
                 self.index.delete(txn, "state", key)
             else:
                 self.index.put(txn, "state", key, job)
         if job["phase"] == "done":
+            release_buffers()
             self.layer.disks.disks[slot].state = "online"
             self.stats.note("refilled", f"slot {slot + 1}: {job['parts_done']} parts, {job['segments_done']} segments")
             self._save_stats()
@@ -267,13 +260,53 @@ class Healer:
             return True
         return False
 
-    async def _refill_uploads(self, slot: int) -> None:
+    def _refill_batch(self, slot: int, cursor: bytes, budget: int) -> tuple[list[bytes], list[PartInfo], bool]:
+        """The next objects after `cursor` (keys), their parts with a shard on `slot`, and
+        whether objects remain after them."""
+        keys: list[bytes] = []
+        todo: list[PartInfo] = []
+        size = 0
         with self.index.read() as txn:
-            parts = [e["p"] for _, e in self.index.items(txn, "parts")]
-        for item in parts:
-            part = PartInfo.from_manifest(item)
-            if slot in part.placement:
-                await self.heal_part(part.data_id, part.number, [part.placement.index(slot)])
+            cur = txn.cursor(db=self.index.db["objects"])
+            if not cur.set_range(cursor):
+                return keys, todo, False
+            for k, v in cur:
+                if k == cursor:
+                    continue
+                if len(keys) >= budget or size >= REFILL_STEP_BYTES:
+                    return keys, todo, True
+                keys.append(k)
+                for item in unpack(v).get("parts", []):
+                    part = PartInfo.from_manifest(item)
+                    if slot in part.placement:
+                        todo.append(part)
+                        size += part.size
+        return keys, todo, False
+
+    async def _refill_parts(self, slot: int, parts: list[PartInfo], dirs: set) -> None:
+        """Rebuild `slot`'s shard of each part, REFILL_PARALLEL at a time. A part that
+        cannot be rebuilt is marked unrecoverable in the heal queue; the refill goes on."""
+        pending = iter(parts)
+
+        async def worker() -> None:
+            for part in pending:
+                shard = part.placement.index(slot)
+                try:
+                    await self.heal_part(part.data_id, part.number, [shard], dirs)
+                except Unrecoverable as exc:
+                    log.error("refill: unrecoverable: %s.%d: %s", part.data_id, part.number, exc)
+                    self.stats.unrecoverable += 1
+                    self.stats.note("unrecoverable", f"{part.data_id}.{part.number}: {exc}")
+                    with self.index.write() as txn:
+                        self.index.put(txn, "heal", f"{part.data_id}.{part.number}".encode(),
+                                       {"shards": {str(shard): "refill"}, "since": time.time(),
+                                        "unrecoverable": True, "reason": str(exc)})
+        await asyncio.gather(*(worker() for _ in range(REFILL_PARALLEL)))
+
+    async def _refill_uploads(self, slot: int, dirs: set) -> None:
+        with self.index.read() as txn:
+            parts = [PartInfo.from_manifest(e["p"]) for _, e in self.index.items(txn, "parts")]
+        await self._refill_parts(slot, [p for p in parts if slot in p.placement], dirs)
 
     async def refill_all(self) -> None:
         for slot in list(refill_jobs(self.index)):

@@ -2,8 +2,9 @@
 
 GC removes what no manifest references: shard files of crashed PUTs, aborted uploads and
 overwritten objects (by a reachability check against the index's data references, after
-a grace period so writes in flight are never touched), segment files that never made it
-into the index, and multipart uploads older than a configured age.
+a grace period so writes in flight are never touched), the temp files (`*.heal-*`) of
+shard rebuilds killed before their rename, segment files that never made it into the
+index, and multipart uploads older than a configured age.
 
 Compaction rewrites segments whose live bytes fell below a ratio: live records are
 appended again (through the same group commit) and re-pointed in the index, then the old
@@ -63,8 +64,11 @@ def _sweep_files(layer, cutoff: float, stats: GCStats) -> None:
                     continue
                 if st.st_mtime > cutoff:
                     continue
-                with index.read() as txn:
-                    referenced = index.get(txn, "data", data_id.encode()) is not None
+                if ".heal-" in name:       # a rebuild's temp file, never renamed: its process died
+                    referenced = False
+                else:
+                    with index.read() as txn:
+                        referenced = index.get(txn, "data", data_id.encode()) is not None
                 if not referenced:
                     try:
                         os.unlink(path)
@@ -77,12 +81,14 @@ def _sweep_files(layer, cutoff: float, stats: GCStats) -> None:
         except OSError:
             continue
         for name in names:
-            if not name.endswith(SUFFIX):
-                continue
-            seg = name[:-len(SUFFIX)]
             path = os.path.join(disk.segments, name)
-            with index.read() as txn:
-                known = index.get(txn, "segments", seg.encode()) is not None
+            if SUFFIX + ".heal-" in name:        # a segment rebuild's temp file (its process died)
+                known = False
+            elif not name.endswith(SUFFIX):
+                continue
+            else:
+                with index.read() as txn:
+                    known = index.get(txn, "segments", name[:-len(SUFFIX)].encode()) is not None
             try:
                 if not known and os.stat(path).st_mtime <= cutoff:
                     os.unlink(path)

@@ -42,9 +42,10 @@ def shard_path(disks: DiskSet, disk: int, data_id: str, part: int):
     return disks.disks[disk].objects / data_id[:2] / data_id[2:4] / f"{data_id}.{part}.bxl"
 
 
-def _open_for_write(path, root) -> int:
+def _open_for_write(path, root, defer: set | None = None) -> int:
     """Create `path` (and its hash directories, never above `root`: a disk that vanished
-    must not be silently recreated as an empty folder)."""
+    must not be silently recreated as an empty folder). New directories' parents are
+    fsynced now, or added to `defer` for the caller to sync in one batch (`fsync_dirs`)."""
     if not root.is_dir():
         raise FileNotFoundError(errno.ENOENT, "disk directory is gone", str(root))
     created = []
@@ -58,7 +59,10 @@ def _open_for_write(path, root) -> int:
         except FileExistsError:
             pass
     for d in created:  # make new directory entries durable (parent of each new dir)
-        _fsync_dir(d.parent)
+        if defer is not None:
+            defer.add(d.parent)
+        else:
+            _fsync_dir(d.parent)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_DIRECT", 0)
     try:
         return os.open(path, flags, 0o644)
@@ -74,6 +78,24 @@ def _fsync_dir(path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+async def fsync_dirs(engine: IOEngine, dirs: set) -> None:
+    """fsync every directory in `dirs` in one batch (they sync in parallel) and take them
+    out of the set (not those added meanwhile). Raises IOBatchError naming the
+    directories that failed."""
+    todo = sorted(dirs, key=str)
+    fds, batch = [], []
+    try:
+        for d in todo:
+            fds.append(os.open(d, os.O_RDONLY | os.O_DIRECTORY))
+            batch.append(ops.fsync(fds[-1], str(d)))
+        if batch:
+            await engine.arun_checked(batch)
+        dirs.difference_update(todo)
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 @dataclass
