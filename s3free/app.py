@@ -26,6 +26,7 @@ class AppState:
     heal: object = None
     metrics: object = None
     watcher: object = None
+    metrics_flush: object = None
 
 
 def users_for(settings: config.Settings) -> Users:
@@ -69,8 +70,9 @@ class S3App:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if self.state is not None and self.state.watcher is not None:
-                    self.state.watcher.cancel()
+                for task in (self.state.watcher, self.state.metrics_flush) if self.state is not None else ():
+                    if task is not None:
+                        task.cancel()
                 if self.state is not None and self.state.heal is not None:
                     await self.state.heal.stop()
                 if self.state is not None and self.state.layer is not None:
@@ -101,10 +103,12 @@ async def startup() -> AppState:
     m.set_worker(settings)
     heal = HealService(layer, settings)
     heal.start()
-    watcher = asyncio.get_running_loop().create_task(EventWatcher(layer, heal, m).run())
+    loop = asyncio.get_running_loop()
+    watcher = loop.create_task(EventWatcher(layer, heal, m).run())
+    flush = loop.create_task(m.flush_every())
     log.info("worker ready: log_level=%s scrub_rate_mb=%s heal_rate_mb=%s scrub_interval=%s",
              settings.log_level, settings.scrub_rate_mb, settings.heal_rate_mb, settings.scrub_interval)
-    return AppState(settings, users, layer, heal, m, watcher)
+    return AppState(settings, users, layer, heal, m, watcher, flush)
 
 
 app = S3App()

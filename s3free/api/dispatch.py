@@ -12,6 +12,7 @@ import os
 import time
 
 from s3free.objects.errors import ObjectError
+from s3free.obs.logging import write_line
 
 from . import auth, router
 from .body import ClientDisconnected, drain
@@ -80,12 +81,12 @@ async def handle(state, scope: dict, receive, send) -> None:
     if metrics is None:
         await _handle(state, scope, receive, send, time.monotonic(), [0])
         return
-    metrics.inflight.inc()
+    metrics.begin()
     started, received = time.monotonic(), [0]
     try:
         req = await _handle(state, scope, receive, send, started, received)
     finally:
-        metrics.inflight.dec()
+        metrics.end()
     if req is not None:
         metrics.observe(req.operation or "Unknown", req.status, time.monotonic() - started, received[0], req.sent)
         metrics.sync_damage(state.layer)
@@ -236,9 +237,9 @@ def _log(req: Request, status: int, sent: int, started: float, received: int, er
     """The access log: one JSON line per S3 request (docs/operations.md#logs)."""
     if access_log.isEnabledFor(logging.INFO):
         client = req.scope.get("client") or ("", 0)
-        access_log.info("request", extra={"fields": {
+        write_line("s3free.access", "info", "request", {
             "request_id": req.request_id, "remote": client[0] if client else "", "api": req.operation,
             "method": req.method, "bucket": req.bucket, "key": req.key, "status": status,
             "bytes_in": received, "bytes_out": sent, "user": req.access_key,
             "duration_ms": round((time.monotonic() - started) * 1000, 2),
-            "error": error or getattr(req, "error_code", "") or ""}})
+            "error": error or getattr(req, "error_code", "") or ""})

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from email.utils import formatdate
 from typing import Any
 
 from .sigv4 import AuthResult
@@ -62,8 +61,19 @@ def xml(body: bytes, status: int = 200) -> Response:
     return Response(status, [("content-type", "application/xml")], body)
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def http_date(ts: float) -> str:
-    return formatdate(ts, usegmt=True)
+    """RFC 7231 IMF-fixdate (what email.utils.formatdate(usegmt=True) gives, ~10x cheaper).
+
+    >>> http_date(0)
+    'Thu, 01 Jan 1970 00:00:00 GMT'
+    """
+    t = time.gmtime(ts)
+    return (f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon]} {t.tm_year:04d} "
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT")
 
 
 def _encode(value: str) -> bytes:
@@ -92,6 +102,19 @@ async def send_response(send, resp: Response, request_id: str, head: bool = Fals
     await send({"type": "http.response.start", "status": resp.status, "headers": headers})
     sent = 0
     try:
+        if resp.length and not head:     # a body that comes in one piece goes out in one message
+            try:
+                first = await anext(body)
+            except StopAsyncIteration:
+                first = b""
+            if not isinstance(first, (bytes, bytearray)):
+                first = bytes(first)
+            if len(first) == resp.length:
+                await send({"type": "http.response.body", "body": first, "more_body": False})
+                return len(first)
+            if first:
+                sent += len(first)
+                await send({"type": "http.response.body", "body": first, "more_body": True})
         async for piece in body:
             if not isinstance(piece, (bytes, bytearray)):
                 piece = bytes(piece)

@@ -396,24 +396,20 @@ class ObjectLayer:
     async def read_small(self, m: dict) -> bytes:
         loc = Location.from_list(m["loc"])
         k, n = self.k, self.disks.n
-        got = await self.log.read(loc, list(range(k)))
-        good = {d: r.body for d, r in got.items() if isinstance(r, records.Record)}
-        bad = {d: r for d, r in got.items() if not isinstance(r, records.Record)}
-        for d, err in bad.items():
-            if not self.disks.disks[d].refilling:      # a refill will bring the whole segment
-                self.report_damage(heal_key(loc), 0, d, str(err))
+        good: dict[int, bytes] = {}
+        for disks in (range(k), range(k, n)):        # the data shards; the parity ones if needed
+            for d, got in (await self.log.read_bodies(loc, list(disks))).items():
+                if not isinstance(got, Exception):
+                    good[d] = got
+                elif not self.disks.disks[d].refilling:      # a refill will bring the whole segment
+                    self.report_damage(heal_key(loc), 0, d, str(got))
+            if len(good) >= k:
+                break
         if len(good) < k:
-            more = await self.log.read(loc, list(range(k, n)))
-            for d, r in more.items():
-                if isinstance(r, records.Record):
-                    good[d] = r.body
-                elif not self.disks.disks[d].refilling:
-                    self.report_damage(heal_key(loc), 0, d, str(r))
-            if len(good) < k:
-                raise E.DataUnavailable(f"{m['b']}/{m['k']}: only {len(good)} of {n} shards intact, {k} needed")
-            shards = [good.get(i) for i in range(n)]
-            missing = [i for i in range(k) if i not in good]
-            rebuilt = self.small_codec.reconstruct(shards, missing)
+            raise E.DataUnavailable(f"{m['b']}/{m['k']}: only {len(good)} of {n} shards intact, {k} needed")
+        missing = [i for i in range(k) if i not in good]
+        if missing:
+            rebuilt = self.small_codec.reconstruct([good.get(i) for i in range(n)], missing)
             good.update({i: bytes(b) for i, b in rebuilt.items()})
         return b"".join(good[i] for i in range(k))[:m["size"]]
 

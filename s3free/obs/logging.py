@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 
 LEVELS = ("debug", "info", "warning", "error")
@@ -41,6 +42,31 @@ def setup(level: str) -> None:
         logger.propagate = False
     logger.setLevel(level.upper())
     logging.getLogger("s3free.access").setLevel(logging.NOTSET)   # follows s3free's level
+
+
+_stamp_cache = [-1, ""]
+
+
+def _utc_now() -> str:
+    """The `time` field for now; the seconds part is formatted once per second."""
+    now = time.time()
+    sec = int(now)
+    if sec != _stamp_cache[0]:
+        _stamp_cache[:] = [sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))]
+    return f"{_stamp_cache[1]}.{int((now - sec) * 1000):03d}Z"
+
+
+def write_line(logger: str, level: str, msg: str, fields: dict) -> None:
+    """One JSON line straight to stderr, the same shape JsonFormatter writes, without
+    the logging machinery (a record, handlers, a lock, a flush: ~10% of a small GET's
+    CPU when the access log went through it). One write(2) per line keeps lines whole."""
+    line = {"time": _utc_now(), "level": level, "logger": logger, "pid": os.getpid(), "msg": msg}
+    line.update(fields)
+    data = (json.dumps(line, default=str, ensure_ascii=False) + "\n").encode("utf-8", "replace")
+    try:
+        os.write(2, data)
+    except OSError:
+        pass      # a closed or full stderr must never fail a request
 
 
 def event(logger: logging.Logger, level: int, msg: str, **fields) -> None:

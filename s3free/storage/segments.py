@@ -113,7 +113,7 @@ class SegmentLog:
         self._pending: collections.deque[_Pending] = collections.deque()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
-        self._read_fds: collections.OrderedDict[tuple[int, str], int] = collections.OrderedDict()
+        self._read_fds: collections.OrderedDict[tuple[int, str], tuple[int, str]] = collections.OrderedDict()
         self._flushing = False
         self._index_thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="s3free-index")
         self.batches = 0            # flushed batches, for tests and metrics
@@ -327,54 +327,72 @@ class SegmentLog:
             self._task = None
         self._seal()
         self._segment = None
-        for fd in self._read_fds.values():
+        for fd, _ in self._read_fds.values():
             os.close(fd)
         self._read_fds.clear()
 
     # -- reading ----------------------------------------------------------------------
-    def _read_fd(self, disk: int, segment: str) -> int:
+    def _read_fd(self, disk: int, segment: str) -> tuple[int, str]:
+        """A cached read descriptor of a segment copy, and its path (for error messages)."""
         key = (disk, segment)
-        fd = self._read_fds.get(key)
-        if fd is not None:
+        got = self._read_fds.get(key)
+        if got is not None:
             self._read_fds.move_to_end(key)
-            return fd
-        fd = os.open(segment_path(self.disks, disk, segment), os.O_RDONLY)
-        self._read_fds[key] = fd
+            return got
+        path = str(segment_path(self.disks, disk, segment))
+        got = self._read_fds[key] = (os.open(path, os.O_RDONLY), path)
         if len(self._read_fds) > 256:
-            _, old = self._read_fds.popitem(last=False)
+            _, (old, _) = self._read_fds.popitem(last=False)
             _close_later(old)
-        return fd
+        return got
 
     def forget(self, segment: str) -> None:
         """Drop cached descriptors of a segment that is being deleted. They are closed a
         little later: a read in flight may still be using one (closing it at once could
         hand its number to another file under that read)."""
         for key in [k for k in self._read_fds if k[1] == segment]:
-            _close_later(self._read_fds.pop(key))
+            _close_later(self._read_fds.pop(key)[0])
 
     async def read(self, loc: Location, disks: list[int]) -> dict[int, records.Record | Exception]:
-        """Read and verify the record at `loc` from each of `disks`.
+        """Read and verify the record at `loc` from each of `disks`."""
+        got = await self._read_copies(loc, disks)
+        return {d: buf if isinstance(buf, Exception) else _parse_copy(buf, d) for d, buf in got.items()}
 
-        Cached copies are read without a thread round trip (IOEngine.aread): for warm
-        small objects that is most of a GET's cost."""
-        out: dict[int, records.Record | Exception] = {}
+    async def read_bodies(self, loc: Location, disks: list[int]) -> dict[int, bytes | Exception]:
+        """Like read, but only each copy's verified body (no metadata decoding)."""
+        got = await self._read_copies(loc, disks)
+        out: dict[int, bytes | Exception] = {}
+        for d, buf in got.items():
+            if isinstance(buf, Exception):
+                out[d] = buf
+                continue
+            try:
+                out[d] = records.verified_body(buf, d)
+            except records.RecordError as exc:
+                out[d] = exc
+        return out
+
+    async def _read_copies(self, loc: Location, disks: list[int]) -> dict[int, bytearray | Exception]:
+        """The raw bytes of the record at `loc` on each of `disks`. Cached copies are read
+        without a thread round trip (IOEngine.aread): for warm small objects that is most
+        of a GET's cost."""
+        out: dict[int, bytearray | Exception] = {}
         batch, which = [], []
         for d in disks:
             if not self.disks.disks[d].online:
                 out[d] = OSError(errno.ENODEV, f"disk {d} offline")
                 continue
             try:
-                fd = self._read_fd(d, loc.segment)
+                fd, name = self._read_fd(d, loc.segment)
             except OSError as exc:
                 out[d] = exc
                 continue
-            batch.append(ops.read(fd, bytearray(loc.length), loc.offset,
-                                  str(segment_path(self.disks, d, loc.segment))))
+            batch.append(ops.read(fd, bytearray(loc.length), loc.offset, name))
             which.append(d)
         if batch:
             results = await self.engine.aread(batch)
             for d, op, err in zip(which, batch, ops.errors(batch, results)):
-                out[d] = err if err is not None else _parse_copy(op[2], d)
+                out[d] = err if err is not None else op[2]
         return out
 
 

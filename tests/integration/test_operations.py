@@ -75,16 +75,27 @@ def test_metrics_summed_over_workers(ops_server):
     n = 40                                   # anonymous: a new connection each, spread over workers
     for _ in range(n):
         assert get(f"{server.endpoint}/metrics-test")[0] == 403
+
+    def counted() -> float:
+        return (total(scrape(server), "s3free_requests_total", api="ListObjects", status="403")
+                - total(before, "s3free_requests_total", api="ListObjects", status="403"))
+    # workers push their counts once a second (and the scraped one at once): exactly n soon
+    deadline = time.monotonic() + 5
+    while counted() < n and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert counted() == n
     after = scrape(server)
-    got = (total(after, "s3free_requests_total", api="ListObjects", status="403")
-           - total(before, "s3free_requests_total", api="ListObjects", status="403"))
-    assert got == n
     pids = {int(m.group(1)) for m in (re.match(r"counter_(\d+)\.db", f) for f in os.listdir(server.data / "meta" / "metrics")) if m}
     assert set(server.worker_pids()) <= pids      # both workers wrote counters; the scrape summed them
     assert total(after, "s3free_request_duration_seconds_count", api="PutObject") == 6
     assert total(after, "s3free_bytes_received_total") >= 6 * 300_000
     assert total(after, "s3free_bytes_sent_total") > 0
-    assert total(after, "s3free_inflight_requests") == 1      # the scrape itself
+    # the scrape itself; the other worker's gauge may still show a scrape it answered
+    # until its next push (at most a second later)
+    deadline = time.monotonic() + 5
+    while total(scrape(server), "s3free_inflight_requests") != 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert total(scrape(server), "s3free_inflight_requests") == 1
     assert total(after, "s3free_disk_state", state="online") == 9 and total(after, "s3free_disks_online") == 9
     assert 0 < total(after, "s3free_disk_used_bytes", slot="1") <= total(after, "s3free_disk_total_bytes", slot="1")
     assert total(after, "s3free_io_engine_info") == 1 and total(after, "s3free_erasure_data_shards") == 6
@@ -303,3 +314,29 @@ def test_readme_quickstart(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_access_log_has_one_json_line_per_request(ops_server):
+    server = ops_server
+    s3 = server.client()
+    s3.create_bucket(Bucket="access-log")
+    s3.put_object(Bucket="access-log", Key="logged/ключ", Body=b"x" * 1234)
+    assert s3.get_object(Bucket="access-log", Key="logged/ключ")["Body"].read() == b"x" * 1234
+    with pytest.raises(Exception):
+        s3.get_object(Bucket="access-log", Key="missing")
+    lines = []
+    deadline = time.monotonic() + 5
+    while len(lines) < 3 and time.monotonic() < deadline:
+        lines = [json.loads(line) for line in server.log.read_text(errors="replace").splitlines()
+                 if line.startswith("{") and '"s3free.access"' in line and '"access-log"' in line]
+        time.sleep(0.1)
+    by_api = {(e["api"], e["key"]): e for e in lines}
+    put, get = by_api[("PutObject", "logged/ключ")], by_api[("GetObject", "logged/ключ")]
+    missing = by_api[("GetObject", "missing")]
+    assert put["status"] == 200 and put["bytes_in"] == 1234 and put["method"] == "PUT"
+    assert get["status"] == 200 and get["bytes_out"] == 1234 and get["user"] == server.env["S3FREE_ROOT_USER"]
+    assert missing["status"] == 404 and missing["error"] == "NoSuchKey"
+    for e in (put, get, missing):
+        assert e["level"] == "info" and e["msg"] == "request" and e["pid"] in server.worker_pids()
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", e["time"])
+        assert e["request_id"] and e["duration_ms"] >= 0 and e["remote"] == "127.0.0.1"
