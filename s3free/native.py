@@ -27,6 +27,10 @@ crc32c_chunks = _native.crc32c_chunks
 crc32 = _native.crc32
 crc64nvme = _native.crc64nvme
 
+fallocate = _native.fallocate              # (fd, offset, length, mode=0); never emulated
+new_bytes = _native.new_bytes              # uninitialized bytes for pread_bytes to fill
+pread_bytes = _native.pread_bytes          # a block's chunks read into bytes + their CRC32C, GIL released
+
 ALIGNMENT = 4096
 
 

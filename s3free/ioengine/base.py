@@ -41,6 +41,11 @@ class IOEngine:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._dispatch_pool(), self.run, batch)
 
+    def submit(self, fn, *args) -> asyncio.Future:
+        """Run `fn(*args)` on this engine's worker threads (where `run` may be called
+        without another hop); jobs start in the order they are submitted."""
+        return asyncio.get_running_loop().run_in_executor(self._dispatch_pool(), fn, *args)
+
     async def aread(self, batch: list) -> list[int]:
         """Like arun for a batch of reads, but each read whose bytes are all in the page cache
         is done right here with RWF_NOWAIT (which never blocks: it answers EAGAIN instead);

@@ -62,6 +62,7 @@ class ObjectLayer:
         self.small_codec = RSCodec(self.k, disks.n - self.k)
         self.chunk = chunk_size_for(self.k)
         self.pool = BufferPool(self.k * self.chunk, keep=8)
+        self.parity_pool = BufferPool(self.m * self.chunk, keep=8) if self.m else None
         quorum = config.write_quorum or min(self.k + 1, self.k + self.m)
         self.quorum = quorum
         self.log = SegmentLog(disks, engine, index, self.k, max_segment=config.max_segment)
@@ -170,11 +171,14 @@ class ObjectLayer:
     # -- put --------------------------------------------------------------------------
     async def put_object(self, bucket: str, key: str, body: AsyncIterable[bytes], meta: PutMeta | None = None,
                          *, if_none_match: str | None = None, if_match: str | None = None,
-                         hashers: list | None = None, verify: Callable[[], None] | None = None) -> ObjectInfo:
+                         hashers: list | None = None, verify: Callable[[], None] | None = None,
+                         size_hint: int | None = None) -> ObjectInfo:
         """Store `body` (any size, unknown in advance) as bucket/key. `hashers` are extra
         hash objects (e.g. for x-amz-checksum-*) fed the same bytes, off the event loop;
         `verify` is called once they have seen every byte, before the index commit (it may
-        raise to refuse the body, and may still fill `meta`)."""
+        raise to refuse the body, and may still fill `meta`). `size_hint`, the size the
+        client announced, lets the shard files be preallocated (a wrong one costs a
+        truncate, nothing else)."""
         meta = meta or PutMeta()
         with self.index.read() as txn:
             self._require_bucket(txn, bucket)
@@ -190,7 +194,7 @@ class ObjectLayer:
                 small += piece
                 continue
             part = await self._write_part(bucket, key, version, stamp, meta, 1, _prepend(bytes(small) + piece, it), hs,
-                                          verify=verify)
+                                          verify=verify, size_hint=size_hint)
             manifest = self._manifest(bucket, key, version, stamp, meta, part.size, md5.hexdigest(), [part])
             return await self._commit_object(records.OBJECT, manifest, None, if_match, if_none_match)
         data = bytes(small)
@@ -233,10 +237,11 @@ class ObjectLayer:
 
     async def _write_part(self, bucket, key, version, stamp, meta: PutMeta, number: int,
                           body: AsyncIterator[bytes], hashers: list, upload_id: str = "",
-                          verify: Callable[[], None] | None = None) -> PartInfo:
+                          verify: Callable[[], None] | None = None, size_hint: int | None = None) -> PartInfo:
         """Stream one part into shard files; `verify` (if given) runs once the hashers saw
         every byte, and a refusal removes what was written."""
-        part = await self._stream_part(bucket, key, version, stamp, meta, number, body, hashers, upload_id)
+        part = await self._stream_part(bucket, key, version, stamp, meta, number, body, hashers, upload_id,
+                                       size_hint)
         if verify is not None:
             try:
                 verify()
@@ -246,13 +251,12 @@ class ObjectLayer:
         return part
 
     async def _stream_part(self, bucket, key, version, stamp, meta: PutMeta, number: int,
-                           body: AsyncIterator[bytes], hashers: list, upload_id: str) -> PartInfo:
+                           body: AsyncIterator[bytes], hashers: list, upload_id: str,
+                           size_hint: int | None = None) -> PartInfo:
         header_meta = {"b": bucket, "k": key, "u": upload_id, "ct": meta.content_type, "um": meta.user_meta}
-        try:
-            writer = PartWriter(self.disks, self.engine, self.codec, self.chunk, self.pool, number, version,
-                                stamp, header_meta, self.quorum, hashers=hashers)
-        except WriteQuorumError as exc:
-            raise E.WriteQuorum(str(exc)) from None
+        writer = PartWriter(self.disks, self.engine, self.codec, self.chunk, self.pool, number, version,
+                            stamp, header_meta, self.quorum, hashers=hashers, size_hint=size_hint,
+                            parity_pool=self.parity_pool)
         block_size = self.pool.size
         buf = self.pool.get()
         view = memoryview(buf)
@@ -270,15 +274,16 @@ class ObjectLayer:
                     fill += n
                     pv = pv[n:]
                     if fill == block_size:
-                        await writer.add_block(buf, fill)
+                        full, buf = buf, None          # the writer owns it from here on
+                        await writer.add_block(full, fill)
                         buf = self.pool.get()
                         view = memoryview(buf)
                         fill = 0
+            last, buf = buf, None
             if fill:
-                await writer.add_block(buf, fill)
+                await writer.add_block(last, fill)
             else:
-                self.pool.put(buf)
-            buf = None
+                self.pool.put(last)
             return await writer.finish({**header_meta, "size": total})
         except BaseException as exc:
             await writer.abort()
@@ -422,12 +427,14 @@ class ObjectLayer:
             if hi < first or lo > last or part.size == 0:
                 continue
             reader = PartReader(self.disks, self.engine, self.codec, part, self.report_damage)
+            stream = reader.stream(max(first, lo) - lo, min(last, hi) - lo)
             try:
-                async for data in reader.stream(max(first, lo) - lo, min(last, hi) - lo):
+                async for data in stream:
                     yield data
             except Unrecoverable as exc:
                 raise E.DataUnavailable(str(exc)) from None
             finally:
+                await stream.aclose()      # its reads ahead end before the files close
                 reader.close()
 
     # -- delete -----------------------------------------------------------------------
@@ -472,8 +479,9 @@ class ObjectLayer:
         if meta is None:
             meta = PutMeta(src.content_type, dict(src.user_meta), dict(src.headers),
                            dict(src.checksums) if first is None else {})
+        span = (src.size - 1 if last is None else last) - (first or 0) + 1
         return await self.put_object(dst_bucket, dst_key, stream, meta, if_match=if_match,
-                                     if_none_match=if_none_match)
+                                     if_none_match=if_none_match, size_hint=span)
 
     async def _rewrite_metadata(self, current: dict, meta: PutMeta | None, if_match, if_none_match) -> ObjectInfo:
         bucket, key = current["b"], current["k"]
@@ -514,6 +522,11 @@ async def _empty() -> AsyncIterator[bytes]:
 
 
 async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    yield first
-    async for piece in rest:
-        yield piece
+    try:
+        yield first
+        async for piece in rest:
+            yield piece
+    finally:   # closing this closes `rest` now (reads ahead end, files close), not at GC
+        closer = getattr(rest, "aclose", None)
+        if closer is not None:
+            await closer()

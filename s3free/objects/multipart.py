@@ -46,8 +46,8 @@ async def create(layer, bucket: str, key: str, meta: PutMeta | None = None, owne
 
 async def upload_part(layer, bucket: str, key: str, upload_id: str, number: int,
                       body: AsyncIterable[bytes], hashers: list | None = None,
-                      verify: Callable[[], None] | None = None) -> PartEntry:
-    """Store one part; `hashers` and `verify` as in ObjectLayer.put_object."""
+                      verify: Callable[[], None] | None = None, size_hint: int | None = None) -> PartEntry:
+    """Store one part; `hashers`, `verify` and `size_hint` as in ObjectLayer.put_object."""
     if not 1 <= number <= MAX_PARTS:
         raise E.InvalidPart(f"part number {number} outside 1..{MAX_PARTS}")
     with layer.index.read() as txn:
@@ -55,7 +55,8 @@ async def upload_part(layer, bucket: str, key: str, upload_id: str, number: int,
     md5 = hashlib.md5()
     stamp = clock.stamp()
     part = await layer._write_part(bucket, key, uuid.UUID(up["v"]), stamp, PutMeta(up["ct"], up["um"]), number,
-                                   aiter(body), [md5] + list(hashers or []), upload_id=upload_id, verify=verify)
+                                   aiter(body), [md5] + list(hashers or []), upload_id=upload_id, verify=verify,
+                                   size_hint=size_hint)
     entry = {"n": number, "etag": md5.hexdigest(), "md5": md5.digest(), "size": part.size, "t": time.time(),
              "p": part.to_manifest()}
     old = None

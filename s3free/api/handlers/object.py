@@ -30,7 +30,8 @@ async def put_object(req: Request) -> Response:
     info = await req.layer.put_object(req.bucket, req.key, body.chunks(), meta,
                                       if_match=req.headers.get("if-match"),
                                       if_none_match=req.headers.get("if-none-match"),
-                                      hashers=body.hashers(), verify=verify)
+                                      hashers=body.hashers(), verify=verify,
+                                      size_hint=body.size_hint)
     resp = Response(200, [("etag", f'"{info.etag}"')])
     for name, value in meta.checksums.items():
         resp.header(checksums.header_name(name), value)
