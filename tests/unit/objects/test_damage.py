@@ -5,20 +5,12 @@ import random
 
 import pytest
 
-from support import body, open_layer, payload, read_all, run
+from support import body, flip_byte, open_layer, payload, read_all, run
 from s3free.objects import errors as E
 from s3free.storage.segments import Location, segment_path
 from s3free.storage.shards import PartInfo, shard_path
 
 MIB = 1 << 20
-
-
-def _flip(path, offset):
-    with open(path, "r+b") as fh:
-        fh.seek(offset)
-        b = fh.read(1)
-        fh.seek(offset)
-        fh.write(bytes([b[0] ^ 0x5A]))
 
 
 @pytest.mark.parametrize("k,m", [(2, 1), (4, 2), (6, 3)])
@@ -37,7 +29,7 @@ def test_large_object_survives_m_damaged_shards(tmp_path, k, m):
                 if i % 2:
                     os.unlink(path)
                 else:
-                    _flip(path, part.header_len + rng.randrange(part.chunk))
+                    flip_byte(path, part.header_len + rng.randrange(part.chunk))
             assert await read_all(layer, "b", "obj") == data
             assert await read_all(layer, "b", "obj", 5, 5) == data[5:6]
             assert layer.damage_events >= 1
@@ -63,11 +55,11 @@ def test_small_object_survives_damaged_segment_records(tmp_path, k, m):
             await layer.put_object("b", "small", body(data))
             loc = Location.from_list(layer._manifest_of("b", "small")["loc"])
             for d in range(m):   # corrupt the record body on m data disks
-                _flip(segment_path(layer.disks, d, loc.segment), loc.offset + loc.length - 3)
+                flip_byte(segment_path(layer.disks, d, loc.segment), loc.offset + loc.length - 3)
             layer.log.forget(loc.segment)
             assert await read_all(layer, "b", "small") == data
-            _flip(segment_path(layer.disks, m, loc.segment), loc.offset + loc.length - 3)
-            _flip(segment_path(layer.disks, k + m - 1, loc.segment), loc.offset + loc.length - 3)
+            flip_byte(segment_path(layer.disks, m, loc.segment), loc.offset + loc.length - 3)
+            flip_byte(segment_path(layer.disks, k + m - 1, loc.segment), loc.offset + loc.length - 3)
             with pytest.raises(E.DataUnavailable):
                 await read_all(layer, "b", "small")
         finally:

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from support import body, disk_problems, open_layer, payload, read_all, run
+from support import body, disk_problems, flip_byte, open_layer, payload, read_all, run
 from s3free.objects import errors as E
 from s3free.storage.shards import PartInfo, PartWriter, shard_path
 
@@ -186,14 +186,6 @@ def test_a_put_cancelled_with_blocks_in_flight_leaves_nothing_open(tmp_path):
     run(main())
 
 
-def _flip(path, offset):
-    with open(path, "r+b") as fh:
-        fh.seek(offset)
-        b = fh.read(1)
-        fh.seek(offset)
-        fh.write(bytes([b[0] ^ 0x5A]))
-
-
 def test_a_corrupt_chunk_in_a_read_ahead_block_is_served_around_and_reported(tmp_path):
     async def main():
         layer = open_layer(tmp_path)
@@ -203,7 +195,7 @@ def test_a_corrupt_chunk_in_a_read_ahead_block_is_served_around_and_reported(tmp
             await layer.put_object("b", "obj", body(data))
             part, paths = shard_files(layer, "b", "obj")
             block = 9                           # in the second or third read-ahead piece
-            _flip(paths[2], part.header_len + block * part.chunk + 1234)
+            flip_byte(paths[2], part.header_len + block * part.chunk + 1234)
             os.unlink(paths[4])                 # and a data shard gone altogether
             pieces = []
             _, stream = await layer.get_object("b", "obj")
