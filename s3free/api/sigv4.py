@@ -404,6 +404,7 @@ def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.digest(key, msg.encode("utf-8"), "sha256")
 
 
+@functools.lru_cache(maxsize=64)      # every request of a second carries the same stamp
 def _amz_date_seconds(value: str) -> float | None:
     """Seconds since the epoch of a "yyyyMMdd'T'HHmmss'Z'" stamp, or None if it is not one."""
     if not _AMZ_DATE.match(value):

@@ -20,6 +20,7 @@ from s3free.ioengine import IOEngine, open_engine
 from s3free.meta.index import Index, Listing
 from s3free.native import BufferPool, RSCodec
 from s3free.objects import errors as E
+from s3free.objects.cache import SmallCache
 from s3free.objects.types import BucketInfo, ObjectInfo, PutMeta
 from s3free.storage import records
 from s3free.storage.disks import DiskSet
@@ -40,6 +41,7 @@ class EngineConfig:
     min_part_size: int = 5 << 20
     max_object_size: int = 5 << 40
     io_engine: str | None = None
+    small_cache: int = 32 << 20              # bytes of verified small objects kept per worker
 
     @classmethod
     def from_settings(cls, settings) -> "EngineConfig":
@@ -66,6 +68,7 @@ class ObjectLayer:
         quorum = config.write_quorum or min(self.k + 1, self.k + self.m)
         self.quorum = quorum
         self.log = SegmentLog(disks, engine, index, self.k, max_segment=config.max_segment)
+        self.small_cache = SmallCache(config.small_cache)
         self.damage_events = 0
         self.on_damage = None          # set by the healer: wake up, there is work
 
@@ -376,12 +379,16 @@ class ObjectLayer:
             raise E.NoSuchKey(f"{bucket}/{key}")
         return m
 
-    async def get_object(self, bucket: str, key: str, first: int | None = None, last: int | None = None
-                         ) -> tuple[ObjectInfo, AsyncIterator[bytes]]:
+    async def get_object(self, bucket: str, key: str, first: int | None = None, last: int | None = None,
+                         info: ObjectInfo | None = None) -> tuple[ObjectInfo, AsyncIterator[bytes]]:
         """The object's info and a stream of bytes [first, last] (inclusive; the whole
-        object by default). The caller validates ranges against info.size first."""
-        m = self._manifest_of(bucket, key)
-        info = ObjectInfo.from_manifest(bucket, m)
+        object by default). The caller validates ranges against info.size first; `info`
+        from head_object reads exactly that version (no second index lookup)."""
+        if info is not None and info.manifest is not None:
+            m = info.manifest
+        else:
+            m = self._manifest_of(bucket, key)
+            info = ObjectInfo.from_manifest(bucket, m)
         first = 0 if first is None else first
         last = info.size - 1 if last is None else last
         if info.size == 0 or last < first:
@@ -399,6 +406,14 @@ class ObjectLayer:
         return info, _prepend(head, stream)
 
     async def read_small(self, m: dict) -> bytes:
+        cached = self.small_cache.get(tuple(m["loc"]))
+        if cached is not None:
+            return cached
+        data = await self._read_small(m)
+        self.small_cache.put(tuple(m["loc"]), data)
+        return data
+
+    async def _read_small(self, m: dict) -> bytes:
         loc = Location.from_list(m["loc"])
         k, n = self.k, self.disks.n
         good: dict[int, bytes] = {}

@@ -27,6 +27,7 @@ class ObjectInfo:
     checksums: dict[str, str] = field(default_factory=dict)
     part_sizes: list[int] = field(default_factory=list)    # multipart objects only
     storage_class: str = "STANDARD"
+    manifest: dict | None = field(default=None, repr=False, compare=False)   # the index entry read
 
     @property
     def parts_count(self) -> int:
@@ -38,7 +39,7 @@ class ObjectInfo:
                    version_id=m["v"], content_type=m.get("ct", "binary/octet-stream"),
                    user_meta=dict(m.get("um", {})), headers=dict(m.get("h", {})),
                    checksums=dict(m.get("ck", {})),
-                   part_sizes=[p[2] for p in m["parts"]] if m.get("mp") else [])
+                   part_sizes=[p[2] for p in m["parts"]] if m.get("mp") else [], manifest=m)
 
 
 @dataclass

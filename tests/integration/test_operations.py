@@ -122,6 +122,32 @@ def test_metrics_summed_over_workers(ops_server):
     assert total(m, "s3free_scrub_running") == 0
 
 
+def test_access_log_has_one_json_line_per_request(ops_server):
+    server = ops_server
+    s3 = server.client()
+    s3.create_bucket(Bucket="access-log")
+    s3.put_object(Bucket="access-log", Key="logged/ключ", Body=b"x" * 1234)
+    assert s3.get_object(Bucket="access-log", Key="logged/ключ")["Body"].read() == b"x" * 1234
+    with pytest.raises(Exception):
+        s3.get_object(Bucket="access-log", Key="missing")
+    lines = []
+    deadline = time.monotonic() + 5
+    while len(lines) < 3 and time.monotonic() < deadline:
+        lines = [json.loads(line) for line in server.log.read_text(errors="replace").splitlines()
+                 if line.startswith("{") and '"s3free.access"' in line and '"access-log"' in line]
+        time.sleep(0.1)
+    by_api = {(e["api"], e["key"]): e for e in lines}
+    put, get = by_api[("PutObject", "logged/ключ")], by_api[("GetObject", "logged/ключ")]
+    missing = by_api[("GetObject", "missing")]
+    assert put["status"] == 200 and put["bytes_in"] == 1234 and put["method"] == "PUT"
+    assert get["status"] == 200 and get["bytes_out"] == 1234 and get["user"] == server.env["S3FREE_ROOT_USER"]
+    assert missing["status"] == 404 and missing["error"] == "NoSuchKey"
+    for e in (put, get, missing):
+        assert e["level"] == "info" and e["msg"] == "request" and e["pid"] in server.worker_pids()
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", e["time"])
+        assert e["request_id"] and e["duration_ms"] >= 0 and e["remote"] == "127.0.0.1"
+
+
 def test_every_cli_subcommand(ops_server, tmp_path):
     server = ops_server
     s3 = server.client()
@@ -315,28 +341,3 @@ def test_readme_quickstart(tmp_path):
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
 
-
-def test_access_log_has_one_json_line_per_request(ops_server):
-    server = ops_server
-    s3 = server.client()
-    s3.create_bucket(Bucket="access-log")
-    s3.put_object(Bucket="access-log", Key="logged/ключ", Body=b"x" * 1234)
-    assert s3.get_object(Bucket="access-log", Key="logged/ключ")["Body"].read() == b"x" * 1234
-    with pytest.raises(Exception):
-        s3.get_object(Bucket="access-log", Key="missing")
-    lines = []
-    deadline = time.monotonic() + 5
-    while len(lines) < 3 and time.monotonic() < deadline:
-        lines = [json.loads(line) for line in server.log.read_text(errors="replace").splitlines()
-                 if line.startswith("{") and '"s3free.access"' in line and '"access-log"' in line]
-        time.sleep(0.1)
-    by_api = {(e["api"], e["key"]): e for e in lines}
-    put, get = by_api[("PutObject", "logged/ключ")], by_api[("GetObject", "logged/ключ")]
-    missing = by_api[("GetObject", "missing")]
-    assert put["status"] == 200 and put["bytes_in"] == 1234 and put["method"] == "PUT"
-    assert get["status"] == 200 and get["bytes_out"] == 1234 and get["user"] == server.env["S3FREE_ROOT_USER"]
-    assert missing["status"] == 404 and missing["error"] == "NoSuchKey"
-    for e in (put, get, missing):
-        assert e["level"] == "info" and e["msg"] == "request" and e["pid"] in server.worker_pids()
-        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", e["time"])
-        assert e["request_id"] and e["duration_ms"] >= 0 and e["remote"] == "127.0.0.1"

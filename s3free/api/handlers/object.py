@@ -86,12 +86,7 @@ def _answer(req: Request, info: ObjectInfo, span: tuple[int, int] | None) -> Res
 async def get_object(req: Request) -> Response:
     info, span = _read_plan(req)
     first, last = span if span is not None else (None, None)
-    current, stream = await req.layer.get_object(req.bucket, req.key, first, last)
-    if current.etag != info.etag:  # replaced in between: answer for what we stream
-        await stream.aclose()
-        info, span = _read_plan(req)
-        first, last = span if span is not None else (None, None)
-        info, stream = await req.layer.get_object(req.bucket, req.key, first, last)
+    info, stream = await req.layer.get_object(req.bucket, req.key, first, last, info=info)   # the version planned
     resp = _answer(req, info, span)
     resp.body = stream
     return resp
