@@ -11,6 +11,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 
+from s3free.heal.offloop import OffLoop
 from s3free.heal.repair import rebuild_segment, repair_record
 from s3free.heal.spans import rebuild_part_shards, release_buffers
 from s3free.meta.index import unpack
@@ -85,6 +86,7 @@ class Healer:
         self.limiter = RateLimiter(rate)
         self.auto_replace = auto_replace
         self.stats = HealStats()
+        self.offloop: OffLoop | None = None       # a refill's own loop thread and I/O engine
         with self.index.read() as txn:
             saved = self.index.get(txn, "state", STATS_KEY)
         if saved:
@@ -129,22 +131,25 @@ class Healer:
                 return PartInfo.from_manifest(item), m
         return None, None
 
-    async def heal_part(self, data_id: str, number: int, shards: list[int], dirs: set | None = None) -> list[int]:
+    async def heal_part(self, data_id: str, number: int, shards: list[int], dirs: set | None = None,
+                        engine=None) -> list[int]:
         """Rebuild the given shards of a part; returns those rebuilt. With `dirs`, the
         caller syncs the changed directories (see `rebuild_part_shards`)."""
+        engine = engine or self.layer.engine
         part, manifest = self._find_part(data_id, number)
         if part is None:
             return shards            # deleted meanwhile: nothing left to heal
         online = [s for s in shards if self.layer.disks.disks[part.placement[s]].online]
         if not online:
             return []
-        written = await rebuild_part_shards(self.layer, part, online, dirs=dirs, spend=self.limiter.spend)
+        written = await rebuild_part_shards(self.layer, part, online, engine=engine, dirs=dirs,
+                                            spend=self.limiter.spend)
         self.stats.shards_repaired += len(online)
         self.stats.bytes_written += written
         self.stats.note("part", f"{data_id}.{number} shards {online}")
         if manifest is not None and part.missing:
             if dirs:       # the manifest must not count a shard whose name is not durable yet
-                await fsync_dirs(self.layer.engine, dirs)
+                await fsync_dirs(engine, dirs)
             self._clear_missing(manifest, data_id, number, online)
         return online
 
@@ -214,7 +219,22 @@ class Healer:
     async def refill_step(self, slot: int, budget: int = REFILL_OBJECTS) -> bool:
         """Advance the refill of `slot` by up to `budget` objects (or REFILL_STEP_BYTES of
         parts) or segments; True when done. The directories it changed are synced before
-        the cursor is saved: a crash repeats a step's work, it never skips any."""
+        the cursor is saved: a crash repeats a step's work, it never skips any. The step
+        runs on the refill's own loop thread and I/O engine (see offloop.py)."""
+        if self.offloop is None:
+            self.offloop = OffLoop(self.layer.engine.name)
+        done = await self.offloop.run(self._refill_step(slot, budget, self.offloop.engine))
+        if done and not refill_jobs(self.index):
+            self.close_offloop()
+        return done
+
+    def close_offloop(self) -> None:
+        if self.offloop is not None:
+            self.offloop.close()
+            self.offloop = None
+            release_buffers()
+
+    async def _refill_step(self, slot: int, budget: int, engine) -> bool:
         key = REFILL_PREFIX + str(slot).encode()
         with self.index.read() as txn:
             job = self.index.get(txn, "state", key)
@@ -223,12 +243,12 @@ class Healer:
         dirs: set = set()
         if job["phase"] == "objects":
             batch, todo, more = self._refill_batch(slot, job["cursor"], budget)
-            await self._refill_parts(slot, todo, dirs)
+            await self._refill_parts(slot, todo, dirs, engine)
             job["parts_done"] += len(todo)
             if batch:
                 job["cursor"] = batch[-1]
             if not more:
-                await self._refill_uploads(slot, dirs)
+                await self._refill_uploads(slot, dirs, engine)
                 job["phase"] = "segments"
                 job["cursor"] = b""
         elif job["phase"] == "segments":
@@ -236,7 +256,7 @@ class Healer:
                 segs = [(k.decode(), v) for k, v in self.index.items(txn, "segments")]
             todo = [s for s, info in segs if s > job["cursor"].decode()]
             for seg in todo[:budget]:
-                written = await rebuild_segment(self.layer, seg, slot, dirs)
+                written = await rebuild_segment(self.layer, seg, slot, dirs, engine)
                 await self.limiter.spend(written)
                 self.stats.bytes_written += written
                 job["segments_done"] += 1
@@ -244,14 +264,13 @@ class Healer:
                 job["cursor"] = seg.encode()
             if len(todo) <= budget:
                 job["phase"] = "done"
-        await fsync_dirs(self.layer.engine, dirs)
+        await fsync_dirs(engine, dirs)
         with self.index.write() as txn:
             if job["phase"] == "done":
                 self.index.delete(txn, "state", key)
             else:
                 self.index.put(txn, "state", key, job)
         if job["phase"] == "done":
-            release_buffers()
             self.layer.disks.disks[slot].state = "online"
             self.stats.note("refilled", f"slot {slot + 1}: {job['parts_done']} parts, {job['segments_done']} segments")
             self._save_stats()
@@ -283,16 +302,17 @@ class Healer:
                         size += part.size
         return keys, todo, False
 
-    async def _refill_parts(self, slot: int, parts: list[PartInfo], dirs: set) -> None:
-        """Rebuild `slot`'s shard of each part, REFILL_PARALLEL at a time. A part that
-        cannot be rebuilt is marked unrecoverable in the heal queue; the refill goes on."""
-        pending = iter(parts)
+    async def _refill_parts(self, slot: int, parts: list[PartInfo], dirs: set, engine) -> None:
+        """Rebuild `slot`'s shard of each part, REFILL_PARALLEL at a time, largest first
+        (so the step does not end waiting on one big part alone). A part that cannot be
+        rebuilt is marked unrecoverable in the heal queue; the refill goes on."""
+        pending = iter(sorted(parts, key=lambda p: -p.size))
 
         async def worker() -> None:
             for part in pending:
                 shard = part.placement.index(slot)
                 try:
-                    await self.heal_part(part.data_id, part.number, [shard], dirs)
+                    await self.heal_part(part.data_id, part.number, [shard], dirs, engine)
                 except Unrecoverable as exc:
                     log.error("refill: unrecoverable: %s.%d: %s", part.data_id, part.number, exc)
                     self.stats.unrecoverable += 1
@@ -303,20 +323,29 @@ class Healer:
                                         "unrecoverable": True, "reason": str(exc)})
         await asyncio.gather(*(worker() for _ in range(REFILL_PARALLEL)))
 
-    async def _refill_uploads(self, slot: int, dirs: set) -> None:
+    async def _refill_uploads(self, slot: int, dirs: set, engine) -> None:
         with self.index.read() as txn:
             parts = [PartInfo.from_manifest(e["p"]) for _, e in self.index.items(txn, "parts")]
-        await self._refill_parts(slot, [p for p in parts if slot in p.placement], dirs)
+        await self._refill_parts(slot, [p for p in parts if slot in p.placement], dirs, engine)
 
     async def refill_all(self) -> None:
-        for slot in list(refill_jobs(self.index)):
-            while not await self.refill_step(slot):
-                pass
+        try:
+            for slot in list(refill_jobs(self.index)):
+                while not await self.refill_step(slot):
+                    pass
+        finally:
+            self.close_offloop()
 
     # -- the background loop --------------------------------------------------------------
     async def run(self, interval: float = 5.0) -> None:
         wake = asyncio.Event()
         self.layer.on_damage = wake.set         # heal-on-read: start at once, not next tick
+        try:
+            await self._loop(wake, interval)
+        finally:
+            self.close_offloop()
+
+    async def _loop(self, wake: asyncio.Event, interval: float) -> None:
         checked = drained = 0.0
         while True:
             try:
