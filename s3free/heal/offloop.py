@@ -7,22 +7,38 @@ thread pool, behind a file creation that blocks on the filesystem journal, behin
 bookkeeping. So the healer runs each refill step here — its own loop on its own thread,
 its own engine (own threads and rings) — and the worker's loop only awaits the result.
 Both are made for a refill and closed when it ends.
+
+The thread also runs at a lower CPU priority (nice +10; threads it starts — the engine's
+and the decode executor's — inherit it): on a node whose cores are busy serving, the
+scheduler lets client requests go first and the refill takes what is left. It needs little
+CPU (the reads and writes are O_DIRECT, the CRCs and the decode run in C), so on an idle
+node it loses nothing.
 """
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Coroutine
 
 from s3free.ioengine import IOEngine, open_engine
+
+NICE = 10
 
 
 class OffLoop:
     def __init__(self, engine_kind: str | None = None):
         self.engine: IOEngine = open_engine(engine_kind)
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="s3free-refill", daemon=True)
+        self.thread = threading.Thread(target=self._main, name="s3free-refill", daemon=True)
         self.thread.start()
+
+    def _main(self) -> None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)   # this thread only
+        except (OSError, AttributeError):
+            pass
+        self.loop.run_forever()
 
     async def run(self, coro: Coroutine):
         """Run `coro` on the private loop; cancelling the caller cancels it there."""
