@@ -11,7 +11,6 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 
-from s3free.heal.offloop import OffLoop
 from s3free.heal.repair import rebuild_segment, repair_record
 from s3free.heal.spans import rebuild_part_shards, release_buffers
 from s3free.meta.index import unpack
@@ -80,13 +79,20 @@ def queue_entries(index) -> list[tuple[bytes, dict]]:
 
 
 class Healer:
-    def __init__(self, layer, rate: float = 256 << 20, auto_replace: bool = True):
+    def __init__(self, layer, rate: float = 256 << 20, auto_replace: bool = True, settings=None):
         self.layer = layer
         self.index = layer.index
         self.limiter = RateLimiter(rate)
         self.auto_replace = auto_replace
+        self.settings = settings       # given (by a server worker): refills run in a child process
         self.stats = HealStats()
-        self.offloop: OffLoop | None = None       # a refill's own loop thread and I/O engine
+        self.refill_child: asyncio.Task | None = None   # refills run in a child process (child.py)
+        with self.index.read() as txn:
+            saved = self.index.get(txn, "state", STATS_KEY)
+        if saved:
+            self.stats = HealStats(**saved)
+
+    def _load_stats(self) -> None:
         with self.index.read() as txn:
             saved = self.index.get(txn, "state", STATS_KEY)
         if saved:
@@ -219,22 +225,8 @@ class Healer:
     async def refill_step(self, slot: int, budget: int = REFILL_OBJECTS) -> bool:
         """Advance the refill of `slot` by up to `budget` objects (or REFILL_STEP_BYTES of
         parts) or segments; True when done. The directories it changed are synced before
-        the cursor is saved: a crash repeats a step's work, it never skips any. The step
-        runs on the refill's own loop thread and I/O engine (see offloop.py)."""
-        if self.offloop is None:
-            self.offloop = OffLoop(self.layer.engine.name)
-        done = await self.offloop.run(self._refill_step(slot, budget, self.offloop.engine))
-        if done and not refill_jobs(self.index):
-            self.close_offloop()
-        return done
-
-    def close_offloop(self) -> None:
-        if self.offloop is not None:
-            self.offloop.close()
-            self.offloop = None
-            release_buffers()
-
-    async def _refill_step(self, slot: int, budget: int, engine) -> bool:
+        the cursor is saved: a crash repeats a step's work, it never skips any."""
+        engine = self.layer.engine
         key = REFILL_PREFIX + str(slot).encode()
         with self.index.read() as txn:
             job = self.index.get(txn, "state", key)
@@ -271,6 +263,7 @@ class Healer:
             else:
                 self.index.put(txn, "state", key, job)
         if job["phase"] == "done":
+            release_buffers()
             self.layer.disks.disks[slot].state = "online"
             self.stats.note("refilled", f"slot {slot + 1}: {job['parts_done']} parts, {job['segments_done']} segments")
             self._save_stats()
@@ -329,12 +322,9 @@ class Healer:
         await self._refill_parts(slot, [p for p in parts if slot in p.placement], dirs, engine)
 
     async def refill_all(self) -> None:
-        try:
-            for slot in list(refill_jobs(self.index)):
-                while not await self.refill_step(slot):
-                    pass
-        finally:
-            self.close_offloop()
+        for slot in list(refill_jobs(self.index)):
+            while not await self.refill_step(slot):
+                pass
 
     # -- the background loop --------------------------------------------------------------
     async def run(self, interval: float = 5.0) -> None:
@@ -343,18 +333,37 @@ class Healer:
         try:
             await self._loop(wake, interval)
         finally:
-            self.close_offloop()
+            if self.refill_child is not None:
+                self.refill_child.cancel()
+                await asyncio.wait([self.refill_child])
+
+    def _refill(self, wake: asyncio.Event) -> bool:
+        """Run the refills: in a child process when this is a server worker (its client
+        requests keep this process's GIL and cores), else here, step by step. True while
+        one runs in a child (this loop then only waits)."""
+        from s3free.heal import child
+        if self.refill_child is not None and self.refill_child.done():
+            self.refill_child = None
+            self._load_stats()              # the child saved its repairs
+            self.check_disks()              # a finished refill's slot is online now
+        if self.refill_child is None and self.settings is not None and any(
+                self.layer.disks.disks[s].online for s in refill_jobs(self.index)):
+            self.refill_child = asyncio.get_running_loop().create_task(child.refill(self.settings))
+            self.refill_child.add_done_callback(lambda _: wake.set())
+        return self.refill_child is not None
 
     async def _loop(self, wake: asyncio.Event, interval: float) -> None:
         checked = drained = 0.0
         while True:
+            in_child = False
             try:
                 now = time.monotonic()
                 if now - checked >= interval:        # probes: not between every refill step
                     self.check_disks()
                     checked = now
                 jobs = refill_jobs(self.index)
-                for slot in jobs:
+                in_child = self._refill(wake)
+                for slot in jobs if not in_child else ():
                     if self.layer.disks.disks[slot].online:
                         await self.refill_step(slot)
                 # the queue is read and sorted whole: drain when woken or once per interval,
@@ -367,7 +376,7 @@ class Healer:
                 raise
             except Exception:
                 log.exception("heal loop error")
-            if refill_jobs(self.index):
+            if refill_jobs(self.index) and not in_child:
                 await asyncio.sleep(0)
                 continue
             try:
