@@ -29,7 +29,7 @@ from s3free.heal.service import NodeLock
 log = logging.getLogger("s3free.heal")
 
 NICE = 10
-RETRY_AFTER = 5.0          # seconds before a failed child is started again
+RETRY_AFTER = 5.0          # seconds between the end of a refill process and the next
 _PR_SET_PDEATHSIG = 1
 
 
@@ -45,8 +45,7 @@ async def refill(settings) -> int:
             await proc.wait()
         raise
     if proc.returncode:
-        log.error("refill process exited with %d; retrying in %gs", proc.returncode, RETRY_AFTER)
-        await asyncio.sleep(RETRY_AFTER)
+        log.error("refill process exited with %d; the healer retries in %gs", proc.returncode, RETRY_AFTER)
     return proc.returncode
 
 

@@ -86,11 +86,9 @@ class Healer:
         self.auto_replace = auto_replace
         self.settings = settings       # given (by a server worker): refills run in a child process
         self.stats = HealStats()
-        self.refill_child: asyncio.Task | None = None   # refills run in a child process (child.py)
-        with self.index.read() as txn:
-            saved = self.index.get(txn, "state", STATS_KEY)
-        if saved:
-            self.stats = HealStats(**saved)
+        self.refill_child: asyncio.Task | None = None   # the running refill process (child.py)
+        self.child_ended = -1e9                          # when the last one ended (monotonic)
+        self._load_stats()
 
     def _load_stats(self) -> None:
         with self.index.read() as txn:
@@ -137,25 +135,22 @@ class Healer:
                 return PartInfo.from_manifest(item), m
         return None, None
 
-    async def heal_part(self, data_id: str, number: int, shards: list[int], dirs: set | None = None,
-                        engine=None) -> list[int]:
+    async def heal_part(self, data_id: str, number: int, shards: list[int], dirs: set | None = None) -> list[int]:
         """Rebuild the given shards of a part; returns those rebuilt. With `dirs`, the
         caller syncs the changed directories (see `rebuild_part_shards`)."""
-        engine = engine or self.layer.engine
         part, manifest = self._find_part(data_id, number)
         if part is None:
             return shards            # deleted meanwhile: nothing left to heal
         online = [s for s in shards if self.layer.disks.disks[part.placement[s]].online]
         if not online:
             return []
-        written = await rebuild_part_shards(self.layer, part, online, engine=engine, dirs=dirs,
-                                            spend=self.limiter.spend)
+        written = await rebuild_part_shards(self.layer, part, online, dirs=dirs, spend=self.limiter.spend)
         self.stats.shards_repaired += len(online)
         self.stats.bytes_written += written
         self.stats.note("part", f"{data_id}.{number} shards {online}")
         if manifest is not None and part.missing:
             if dirs:       # the manifest must not count a shard whose name is not durable yet
-                await fsync_dirs(engine, dirs)
+                await fsync_dirs(self.layer.engine, dirs)
             self._clear_missing(manifest, data_id, number, online)
         return online
 
@@ -226,7 +221,6 @@ class Healer:
         """Advance the refill of `slot` by up to `budget` objects (or REFILL_STEP_BYTES of
         parts) or segments; True when done. The directories it changed are synced before
         the cursor is saved: a crash repeats a step's work, it never skips any."""
-        engine = self.layer.engine
         key = REFILL_PREFIX + str(slot).encode()
         with self.index.read() as txn:
             job = self.index.get(txn, "state", key)
@@ -235,12 +229,12 @@ class Healer:
         dirs: set = set()
         if job["phase"] == "objects":
             batch, todo, more = self._refill_batch(slot, job["cursor"], budget)
-            await self._refill_parts(slot, todo, dirs, engine)
+            await self._refill_parts(slot, todo, dirs)
             job["parts_done"] += len(todo)
             if batch:
                 job["cursor"] = batch[-1]
             if not more:
-                await self._refill_uploads(slot, dirs, engine)
+                await self._refill_uploads(slot, dirs)
                 job["phase"] = "segments"
                 job["cursor"] = b""
         elif job["phase"] == "segments":
@@ -248,7 +242,7 @@ class Healer:
                 segs = [(k.decode(), v) for k, v in self.index.items(txn, "segments")]
             todo = [s for s, info in segs if s > job["cursor"].decode()]
             for seg in todo[:budget]:
-                written = await rebuild_segment(self.layer, seg, slot, dirs, engine)
+                written = await rebuild_segment(self.layer, seg, slot, dirs)
                 await self.limiter.spend(written)
                 self.stats.bytes_written += written
                 job["segments_done"] += 1
@@ -256,7 +250,7 @@ class Healer:
                 job["cursor"] = seg.encode()
             if len(todo) <= budget:
                 job["phase"] = "done"
-        await fsync_dirs(engine, dirs)
+        await fsync_dirs(self.layer.engine, dirs)
         with self.index.write() as txn:
             if job["phase"] == "done":
                 self.index.delete(txn, "state", key)
@@ -295,7 +289,7 @@ class Healer:
                         size += part.size
         return keys, todo, False
 
-    async def _refill_parts(self, slot: int, parts: list[PartInfo], dirs: set, engine) -> None:
+    async def _refill_parts(self, slot: int, parts: list[PartInfo], dirs: set) -> None:
         """Rebuild `slot`'s shard of each part, REFILL_PARALLEL at a time, largest first
         (so the step does not end waiting on one big part alone). A part that cannot be
         rebuilt is marked unrecoverable in the heal queue; the refill goes on."""
@@ -305,7 +299,7 @@ class Healer:
             for part in pending:
                 shard = part.placement.index(slot)
                 try:
-                    await self.heal_part(part.data_id, part.number, [shard], dirs, engine)
+                    await self.heal_part(part.data_id, part.number, [shard], dirs)
                 except Unrecoverable as exc:
                     log.error("refill: unrecoverable: %s.%d: %s", part.data_id, part.number, exc)
                     self.stats.unrecoverable += 1
@@ -316,10 +310,10 @@ class Healer:
                                         "unrecoverable": True, "reason": str(exc)})
         await asyncio.gather(*(worker() for _ in range(REFILL_PARALLEL)))
 
-    async def _refill_uploads(self, slot: int, dirs: set, engine) -> None:
+    async def _refill_uploads(self, slot: int, dirs: set) -> None:
         with self.index.read() as txn:
             parts = [PartInfo.from_manifest(e["p"]) for _, e in self.index.items(txn, "parts")]
-        await self._refill_parts(slot, [p for p in parts if slot in p.placement], dirs, engine)
+        await self._refill_parts(slot, [p for p in parts if slot in p.placement], dirs)
 
     async def refill_all(self) -> None:
         for slot in list(refill_jobs(self.index)):
@@ -339,18 +333,22 @@ class Healer:
 
     def _refill(self, wake: asyncio.Event) -> bool:
         """Run the refills: in a child process when this is a server worker (its client
-        requests keep this process's GIL and cores), else here, step by step. True while
-        one runs in a child (this loop then only waits)."""
+        requests keep this process's GIL and cores), else here, step by step. True when
+        they are a child's business (this loop then only waits); a child is not restarted
+        within RETRY_AFTER of the last one's end."""
         from s3free.heal import child
         if self.refill_child is not None and self.refill_child.done():
             self.refill_child = None
+            self.child_ended = time.monotonic()
             self._load_stats()              # the child saved its repairs
             self.check_disks()              # a finished refill's slot is online now
-        if self.refill_child is None and self.settings is not None and any(
-                self.layer.disks.disks[s].online for s in refill_jobs(self.index)):
+        if self.settings is None:
+            return False
+        if (self.refill_child is None and time.monotonic() - self.child_ended >= child.RETRY_AFTER
+                and any(self.layer.disks.disks[s].online for s in refill_jobs(self.index))):
             self.refill_child = asyncio.get_running_loop().create_task(child.refill(self.settings))
             self.refill_child.add_done_callback(lambda _: wake.set())
-        return self.refill_child is not None
+        return True
 
     async def _loop(self, wake: asyncio.Event, interval: float) -> None:
         checked = drained = 0.0

@@ -76,13 +76,12 @@ async def repair_record(layer, loc: Location) -> tuple[list[int], list[int]]:
 WINDOW = 4 << 20
 
 
-async def rebuild_segment(layer, segment: str, disk: int, dirs: set | None = None, engine=None) -> int:
+async def rebuild_segment(layer, segment: str, disk: int, dirs: set | None = None) -> int:
     """Create `segment` on `disk`, where it is missing, from the other disks' copies;
     returns bytes written. It reads the other disks in windows of a few MiB (one batch per
     window, not per record). It never replaces an existing file: a writer may have created
     it and be appending to it (then damaged records are repaired in place instead). With
     `dirs`, the segment's directory is added to it for the caller to sync in one batch."""
-    engine = engine or layer.engine
     final = segment_path(layer.disks, disk, segment)
     if final.exists():
         return 0
@@ -101,7 +100,7 @@ async def rebuild_segment(layer, segment: str, disk: int, dirs: set | None = Non
                 j += 1
             window = found[i:j]
             end = window[-1][0] + window[-1][2]
-            copies = await _read_window(layer, segment, sources, start, end, engine)
+            copies = await _read_window(layer, segment, sources, start, end)
             out = bytearray()
             for offset, rec, length in window:
                 body = b""
@@ -116,10 +115,10 @@ async def rebuild_segment(layer, segment: str, disk: int, dirs: set | None = Non
                             good[d] = r
                     body = _bodies(layer, rec, good, [disk])[disk]
                 out += _record_for(layer, rec, disk, body)
-            await engine.arun_checked([ops.write(fd, bytes(out), start, str(tmp))])
+            await layer.engine.arun_checked([ops.write(fd, bytes(out), start, str(tmp))])
             written += len(out)
             i = j
-        await engine.arun_checked([ops.fdatasync(fd, str(tmp))])
+        await layer.engine.arun_checked([ops.fdatasync(fd, str(tmp))])
     except BaseException:
         os.close(fd)
         os.unlink(tmp)
@@ -138,8 +137,7 @@ async def rebuild_segment(layer, segment: str, disk: int, dirs: set | None = Non
     return written
 
 
-async def _read_window(layer, segment: str, disks: list[int], start: int, end: int,
-                       engine=None) -> dict[int, bytearray]:
+async def _read_window(layer, segment: str, disks: list[int], start: int, end: int) -> dict[int, bytearray]:
     """Bytes [start, end) of a segment from each of `disks` that has them (one batch)."""
     batch, which, fds = [], [], []
     for d in disks:
@@ -151,7 +149,7 @@ async def _read_window(layer, segment: str, disks: list[int], start: int, end: i
         batch.append(ops.read(fd, bytearray(end - start), start))
         which.append(d)
     try:
-        results = await (engine or layer.engine).arun(batch) if batch else []
+        results = await layer.engine.arun(batch) if batch else []
     finally:
         for fd in fds:
             os.close(fd)
