@@ -4,7 +4,7 @@ In the worker itself a refill competes with that worker's client requests for on
 every thread switch costs a waiting request up to the interpreter's switch interval, and
 a refill keeps several threads busy (I/O completions, CRCs and decode), so the GET p99
 doubled while a refill ran — on the worker's own loop as much as on a thread of its own.
-A child process has its own GIL, loop and I/O engine, and runs at nice +10, so on busy
+A child process has its own GIL, loop and I/O engine, and runs at nice +19, so on busy
 cores the scheduler lets client requests go first.
 
 The child dies with its parent (PR_SET_PDEATHSIG) and holds `<meta>/refill.lock`, so two
@@ -28,7 +28,7 @@ from s3free.heal.service import NodeLock
 
 log = logging.getLogger("s3free.heal")
 
-NICE = 10
+NICE = 19
 RETRY_AFTER = 5.0          # seconds between the end of a refill process and the next
 _PR_SET_PDEATHSIG = 1
 
