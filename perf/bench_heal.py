@@ -1,10 +1,12 @@
 """Healing benchmark: how fast a replaced disk is refilled, and what it costs clients.
 
-Starts s3free (9 disk folders, RS(6,3), default heal rate limit), fills it with >= 2 GiB
-of mixed objects, measures the quiet p99 of a small-object GET load, then pulls one disk,
-puts an empty folder in its place (the healer formats and refills it) and measures the
-refill rate (MB/s of rebuilt shard data) beside the same run's raw O_DIRECT write rate,
-and the GET p99 while the refill runs. Prints a table and one JSON line.
+Starts s3free (9 disk folders, RS(6,3), default heal rate limit), fills it with mixed
+objects (16 GiB by default: enough for a refill of >= 10 s at the 256 MiB/s limit),
+starts one continuous small-object GET load (`getload.py`), takes its quiet p99 over
+`--seconds`, then pulls one disk and puts an empty folder in its place (the healer formats
+and refills it). It reports the refill rate (MB/s of rebuilt shard data) beside the same
+run's raw O_DIRECT write rate, and the p99 of exactly the GETs that started while the
+refill ran (and how many there were). Prints a table and one JSON line.
 
 It also measures the bound that applies to the refill on this machine: the device's
 O_DIRECT read and write rates at the queue depths the refill keeps. Every rebuilt byte
@@ -21,10 +23,8 @@ import concurrent.futures
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -32,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ceilings  # noqa: E402
 import servers  # noqa: E402
+from getload import GetLoad, p99_in  # noqa: E402
 
 MIB = 1 << 20
 
@@ -65,25 +66,6 @@ def fill(endpoint: str, gib: float) -> int:
     return total
 
 
-def get_p99(endpoint: str, seconds: float, out: dict | None = None) -> dict:
-    env = dict(os.environ, AWS_ACCESS_KEY_ID=servers.ROOT_USER, AWS_SECRET_ACCESS_KEY=servers.ROOT_PASSWORD)
-    proc = subprocess.run([str(servers.BIN / "s3free"), "bench", "get", "--endpoint", endpoint, "--size", "4KiB",
-                           "-c", "8", "--duration", str(seconds), "--json"], capture_output=True, text=True,
-                          env=env, timeout=seconds + 120)
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    if out is not None:
-        out.update(result)
-    return result
-
-
-def p99_of(result: dict) -> float | None:
-    """GET p99 latency (ms) from `s3free bench --json` output."""
-    try:
-        return result["ops"]["get"]["latency_ms"]["p99"]
-    except (KeyError, TypeError):
-        return None
-
-
 def _ready(endpoint: str) -> dict:
     try:
         with urllib.request.urlopen(f"{endpoint}/_s3free/health/ready", timeout=5) as r:
@@ -113,9 +95,9 @@ def device_bound(k: int, read: float | None, write: float | None, shared: bool) 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data-dir", default=os.getcwd())
-    ap.add_argument("--gib", type=float, default=2.0)
+    ap.add_argument("--gib", type=float, default=16.0, help="data to fill in (16: a refill of >= 10 s)")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--seconds", type=float, default=8.0, help="quiet GET load measured before the pull")
     args = ap.parse_args(argv)
     from s3free import config
     from s3free.commands.admin import heal_status
@@ -124,6 +106,7 @@ def main(argv=None) -> int:
     k = 6
     base = Path(tempfile.mkdtemp(prefix="s3free-heal-", dir=args.data_dir))
     served = servers.start_s3free(base, args.workers)
+    load = None
     try:
         filled = fill(served.endpoint, args.gib)
         _, disk_write, _ = ceilings.disk_mbps(str(base))
@@ -131,7 +114,11 @@ def main(argv=None) -> int:
         dev_write, dev_read, dev_note = ceilings.disk_mbps_at_depth(str(base), SPAN, REFILL_PARALLEL * k,
                                                                     REFILL_PARALLEL)
         shared = len({os.stat(base / f"disk{i}").st_dev for i in range(1, 10)}) == 1
-        quiet = get_p99(served.endpoint, args.seconds)
+        load = GetLoad(served.endpoint)
+        load.start()
+        q0 = time.monotonic()
+        time.sleep(args.seconds)
+        q1 = time.monotonic()
         settings = config.Settings(meta_dir=str(base / "meta"))
         victim = base / "disk5"
         os.rename(victim, base / "disk5.pulled")
@@ -142,19 +129,19 @@ def main(argv=None) -> int:
         while not heal_status(settings)["refills"]:
             time.sleep(0.05)
         start = time.monotonic()
-        during: dict = {}
-        load = threading.Thread(target=get_p99, args=(served.endpoint, args.seconds, during))
-        load.start()
         while heal_status(settings)["refills"]:
             time.sleep(0.1)
-        seconds = time.monotonic() - start
-        load.join()
+        end = time.monotonic()
+        seconds = end - start
+        samples = load.stop()
         rebuilt = du(victim)
     finally:
+        if load is not None and load.proc is not None and load.proc.poll() is None:
+            load.proc.kill()
         servers.stop(served)
         shutil.rmtree(base, ignore_errors=True)
     refill = rebuilt / seconds / MIB
-    q99, h99 = p99_of(quiet), p99_of(during)
+    (q99, quiet_n), (h99, during_n) = p99_in(samples, q0, q1), p99_in(samples, start, end)
     bound = device_bound(k, dev_read, dev_write, shared)
     limit = config.Settings().heal_rate_mb
     if shared:
@@ -168,7 +155,7 @@ def main(argv=None) -> int:
               "refill_seconds": round(seconds, 2), "refill_mbps": round(refill, 1),
               "disk_write_mbps": round(disk_write, 1) if disk_write else None,
               "refill_vs_disk_write": round(refill / disk_write, 3) if disk_write else None,
-              "quiet_get_p99_ms": q99, "healing_get_p99_ms": h99,
+              "quiet_get_p99_ms": q99, "healing_get_p99_ms": h99, "quiet_gets": quiet_n, "healing_gets": during_n,
               "p99_ratio": round(h99 / q99, 2) if q99 and h99 else None,
               "heal_rate_limit_mbps": limit,
               "device_read_mbps": round(dev_read, 1) if dev_read else None,

@@ -79,12 +79,18 @@ def queue_entries(index) -> list[tuple[bytes, dict]]:
 
 
 class Healer:
-    def __init__(self, layer, rate: float = 256 << 20, auto_replace: bool = True):
+    def __init__(self, layer, rate: float = 256 << 20, auto_replace: bool = True, settings=None):
         self.layer = layer
         self.index = layer.index
         self.limiter = RateLimiter(rate)
         self.auto_replace = auto_replace
+        self.settings = settings       # given (by a server worker): refills run in a child process
         self.stats = HealStats()
+        self.refill_child: asyncio.Task | None = None   # the running refill process (child.py)
+        self.child_ended = -1e9                          # when the last one ended (monotonic)
+        self._load_stats()
+
+    def _load_stats(self) -> None:
         with self.index.read() as txn:
             saved = self.index.get(txn, "state", STATS_KEY)
         if saved:
@@ -284,9 +290,10 @@ class Healer:
         return keys, todo, False
 
     async def _refill_parts(self, slot: int, parts: list[PartInfo], dirs: set) -> None:
-        """Rebuild `slot`'s shard of each part, REFILL_PARALLEL at a time. A part that
-        cannot be rebuilt is marked unrecoverable in the heal queue; the refill goes on."""
-        pending = iter(parts)
+        """Rebuild `slot`'s shard of each part, REFILL_PARALLEL at a time, largest first
+        (so the step does not end waiting on one big part alone). A part that cannot be
+        rebuilt is marked unrecoverable in the heal queue; the refill goes on."""
+        pending = iter(sorted(parts, key=lambda p: -p.size))
 
         async def worker() -> None:
             for part in pending:
@@ -317,15 +324,44 @@ class Healer:
     async def run(self, interval: float = 5.0) -> None:
         wake = asyncio.Event()
         self.layer.on_damage = wake.set         # heal-on-read: start at once, not next tick
+        try:
+            await self._loop(wake, interval)
+        finally:
+            if self.refill_child is not None:
+                self.refill_child.cancel()
+                await asyncio.wait([self.refill_child])
+
+    def _refill(self, wake: asyncio.Event) -> bool:
+        """Run the refills: in a child process when this is a server worker (its client
+        requests keep this process's GIL and cores), else here, step by step. True when
+        they are a child's business (this loop then only waits); a child is not restarted
+        within RETRY_AFTER of the last one's end."""
+        from s3free.heal import child
+        if self.refill_child is not None and self.refill_child.done():
+            self.refill_child = None
+            self.child_ended = time.monotonic()
+            self._load_stats()              # the child saved its repairs
+            self.check_disks()              # a finished refill's slot is online now
+        if self.settings is None:
+            return False
+        if (self.refill_child is None and time.monotonic() - self.child_ended >= child.RETRY_AFTER
+                and any(self.layer.disks.disks[s].online for s in refill_jobs(self.index))):
+            self.refill_child = asyncio.get_running_loop().create_task(child.refill(self.settings))
+            self.refill_child.add_done_callback(lambda _: wake.set())
+        return True
+
+    async def _loop(self, wake: asyncio.Event, interval: float) -> None:
         checked = drained = 0.0
         while True:
+            in_child = False
             try:
                 now = time.monotonic()
                 if now - checked >= interval:        # probes: not between every refill step
                     self.check_disks()
                     checked = now
                 jobs = refill_jobs(self.index)
-                for slot in jobs:
+                in_child = self._refill(wake)
+                for slot in jobs if not in_child else ():
                     if self.layer.disks.disks[slot].online:
                         await self.refill_step(slot)
                 # the queue is read and sorted whole: drain when woken or once per interval,
@@ -338,7 +374,7 @@ class Healer:
                 raise
             except Exception:
                 log.exception("heal loop error")
-            if refill_jobs(self.index):
+            if refill_jobs(self.index) and not in_child:
                 await asyncio.sleep(0)
                 continue
             try:

@@ -105,7 +105,7 @@ class HealService:
             await asyncio.sleep(5.0)
         log.info("this worker (pid %d) runs the healer and the scrubber", os.getpid())
         self.healer = Healer(self.layer, rate=self.settings.heal_rate_mb * MB,
-                             auto_replace=self.settings.auto_replace)
+                             auto_replace=self.settings.auto_replace, settings=self.settings)
         heal = asyncio.get_running_loop().create_task(self.healer.run(self.settings.disk_check_interval or 5.0))
         try:
             await self._scrub_loop()
