@@ -71,8 +71,9 @@ def main() -> int:
     except (OSError, AttributeError):
         pass
     os.nice(NICE)
+    from s3free.obs import logging as obs_logging
     settings = config.Settings(**json.loads(sys.stdin.read()))
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    obs_logging.setup(settings.log_level)          # the same JSON lines as the workers
     lock = NodeLock(settings.meta_path(), "refill.lock")
     if not lock.try_acquire():
         log.warning("another refill process is running; leaving it the work")
