@@ -41,6 +41,7 @@ log = logging.getLogger("s3free.segments")
 SUFFIX = ".seg"
 PAGE = 4096
 ALLOC_STEP = 8 << 20     # preallocate the open segment this much at a time
+_NO_FALLOCATE = {errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,8 @@ class SegmentLog:
             try:
                 os.posix_fallocate(fd, self._allocated, new - self._allocated)
             except OSError as exc:
+                if exc.errno in _NO_FALLOCATE:
+                    continue        # the filesystem cannot: the writes simply extend the file
                 log.warning("segment preallocation failed on disk %d: %s", d, exc.strerror)
                 os.close(self._fds.pop(d))
                 self._broken = True

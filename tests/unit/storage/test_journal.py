@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 
@@ -84,5 +85,19 @@ def test_a_later_batch_restores_a_scribbled_tail_page(tmp_path):
             fh.seek(at)
             assert b"\xff" * 16 not in fh.read(size - at)
         await _check_all(layer, {**first, **second})
+        await layer.close()
+    asyncio.run(go())
+
+
+def test_a_filesystem_without_fallocate_still_takes_writes(tmp_path, monkeypatch):
+    def refuse(fd, offset, length):
+        raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+    monkeypatch.setattr(os, "posix_fallocate", refuse)
+    layer = open_layer(tmp_path)
+
+    async def go():
+        objects = await _put_many(layer, [700] * 20)
+        assert all(layer.disks.disks[d].online for d in range(layer.disks.n))
+        await _check_all(layer, objects)
         await layer.close()
     asyncio.run(go())
