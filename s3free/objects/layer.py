@@ -372,9 +372,13 @@ class ObjectLayer:
         return ObjectInfo.from_manifest(bucket, self._manifest_of(bucket, key))
 
     def _manifest_of(self, bucket: str, key: str) -> dict:
+        """The key's manifest. The bucket is looked up only when the key is absent (to
+        tell NoSuchBucket from NoSuchKey): a bucket holding a key exists, since only an
+        empty bucket can be deleted (checked in the same transaction as the delete)."""
         with self.index.read() as txn:
-            self._require_bucket(txn, bucket)
             m = self.index.get_object(txn, bucket, key)
+            if m is None:
+                self._require_bucket(txn, bucket)
         if m is None:
             raise E.NoSuchKey(f"{bucket}/{key}")
         return m
