@@ -38,13 +38,13 @@ class IOEngine:
         return self._executor
 
     async def arun(self, batch: list) -> list[int]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._dispatch_pool(), self.run, batch)
+        return await settle(self.submit(self.run, batch))
 
     def submit(self, fn, *args) -> asyncio.Future:
         """Run `fn(*args)` on this engine's worker threads (where `run` may be called
-        without another hop); jobs start in the order they are submitted."""
-        return asyncio.get_running_loop().run_in_executor(self._dispatch_pool(), fn, *args)
+        without another hop); jobs start in the order they are submitted. Await the
+        result with `settle`: a job, once submitted, always runs to its end."""
+        return asyncio.wrap_future(self._dispatch_pool().submit(fn, *args))
 
     async def aread(self, batch: list) -> list[int]:
         """Like arun for a batch of reads, but each read whose bytes are all in the page cache
@@ -77,6 +77,23 @@ class IOEngine:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
+
+
+async def settle(fut: asyncio.Future):
+    """Await an engine job. If the awaiting task is cancelled meanwhile, the job still
+    uses the caller's buffers and descriptors on its thread: wait until it has ended
+    (however often cancelled), then let the cancellation through. Without this a
+    cancelled request could close an fd under a running write (and the number, reused,
+    would take it into another file) or reuse a buffer a job is still filling."""
+    try:
+        return await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        while not fut.done():
+            try:
+                await asyncio.wait([fut])
+            except asyncio.CancelledError:
+                pass
+        raise
 
 
 def chains(batch: Sequence) -> list[list[int]]:

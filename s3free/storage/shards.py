@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import msgpack
 
 from s3free.ioengine import IOEngine, ops
+from s3free.ioengine.base import settle
 from s3free.native import (AlignedBuffer, BufferPool, NotEnoughShards, RSCodec, crc32c,
                            fallocate, new_bytes, pread_bytes)
 from s3free.storage import beexl
@@ -186,11 +187,11 @@ class PartWriter:
         if self._opened:
             return
         self._opened = True
-        opened = await self.engine.submit(self._open_files)
+        fut = self.engine.submit(self._open_files)
+        fut.add_done_callback(self._record_opened)     # even if this await is cancelled: abort closes them
+        opened = await settle(fut)
         for s, result in opened.items():
-            if isinstance(result, int):
-                self.fds[s] = result
-            else:
+            if not isinstance(result, int):
                 self._fail(s, result)
                 if result.startswith("open"):
                     self.disks.suspect(self.placement[s])
@@ -199,6 +200,12 @@ class PartWriter:
         except WriteQuorumError:
             await self.abort()
             raise
+
+    def _record_opened(self, fut: asyncio.Future) -> None:
+        if not fut.cancelled() and fut.exception() is None:
+            for s, result in fut.result().items():
+                if isinstance(result, int):
+                    self.fds[s] = result
 
     def _open_files(self) -> dict[int, int | str]:
         """Create (and preallocate) the shard files; runs on a worker thread. Returns per
@@ -338,7 +345,7 @@ class PartWriter:
 
     async def _settle_oldest(self) -> None:
         b, fut, live = self._inflight.popleft()
-        crcs, batch, results = await fut
+        crcs, batch, results = await settle(fut)
         self._crcs[b] = crcs
         for (s, _), err in zip(live, ops.errors(batch, results)):
             if err is not None and s not in self.failed:
@@ -396,7 +403,7 @@ class PartWriter:
             writes[s] = (tail, head)
         fut = self.engine.submit(self._sync_job, writes, table_off, total)
         self._track(fut)
-        errs = await fut
+        errs = await settle(fut)
         for s, err in errs.items():
             self._fail(s, err)
             if err.startswith("fsync of"):
@@ -470,7 +477,7 @@ class PartWriter:
         while self._inflight:
             fut = self._inflight.popleft()[1]
             try:
-                await fut
+                await settle(fut)
             except BaseException:
                 pass
         self._close_idle()
@@ -662,7 +669,7 @@ class PartReader:
                 while plan and len(inflight) <= self.READ_AHEAD:
                     inflight.append(self._start(plan.popleft()))
                 item, fut = inflight.popleft()
-                datas = await fut
+                datas = await settle(fut)
                 for (b, lo, hi), data in zip(item, datas):
                     if data is None:   # a fast read found a bad chunk: redo it the careful way
                         data = await self.read_block(b, lo, hi)
@@ -670,7 +677,7 @@ class PartReader:
         finally:
             for _, fut in inflight:   # never leave a read running on fds about to be closed
                 try:
-                    await fut
+                    await settle(fut)
                 except BaseException:
                     pass
 
