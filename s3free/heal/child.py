@@ -24,7 +24,7 @@ import os
 import signal
 import sys
 
-from s3free.heal.service import NodeLock
+from s3free.meta.locks import NodeLock
 
 log = logging.getLogger("s3free.heal")
 

@@ -9,12 +9,12 @@ server running, the CLI takes the lock and does the work itself.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import os
 import time
 import uuid
 
+from s3free.meta.locks import NodeLock
 from s3free.heal.healer import Healer, refill_jobs
 from s3free.heal.scrubber import CURSOR_KEY, RESULT_KEY, Scrubber
 
@@ -22,32 +22,6 @@ log = logging.getLogger("s3free.heal")
 
 REQUEST_KEY = b"scrub-request"
 MB = 1 << 20
-
-
-class NodeLock:
-    """A non-blocking exclusive flock on a file in the metadata directory."""
-
-    def __init__(self, meta_dir: str, name: str = "healer.lock"):
-        self.path = os.path.join(meta_dir, name)
-        self.fh = None
-
-    def try_acquire(self) -> bool:
-        if self.fh is not None:
-            return True
-        fh = open(self.path, "a+")
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.close()
-            return False
-        self.fh = fh
-        return True
-
-    def release(self) -> None:
-        if self.fh is not None:
-            fcntl.flock(self.fh, fcntl.LOCK_UN)
-            self.fh.close()
-            self.fh = None
 
 
 def request_scrub(index, bucket: str | None = None) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from s3free.objects import multipart
 from s3free.storage import records
-from s3free.storage.segments import SUFFIX, Commit, Location, scan_any, segment_path
+from s3free.storage.segments import SUFFIX, Commit, Location, scan_any, segment_path, writer_alive
 
 log = logging.getLogger("s3free.maintenance")
 
@@ -106,8 +106,8 @@ class CompactStats:
 
 
 def candidates(layer, max_live_ratio: float, idle: float = 600.0) -> list[str]:
-    """Sealed segments (or unsealed ones idle for `idle` seconds, from a writer that
-    died) whose live bytes are below the ratio; never this process's open segment."""
+    """Sealed segments (or unsealed ones of a writer that died, idle for `idle` seconds)
+    whose live bytes are below the ratio; never a live writer's open segment."""
     out = []
     now = time.time()
     with layer.index.read() as txn:
@@ -116,6 +116,8 @@ def candidates(layer, max_live_ratio: float, idle: float = 600.0) -> list[str]:
             if seg == layer.log._segment or info["total"] == 0:
                 continue
             if not info.get("sealed"):
+                if writer_alive(layer.index, info.get("writer", "")):
+                    continue        # open in a live process (maybe idle): it may append any moment
                 path = next((segment_path(layer.disks, d, seg) for d in layer.disks.online()), None)
                 try:
                     if path is None or now - os.stat(path).st_mtime < idle:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from s3free.ioengine import IOEngine, ops
 from s3free.meta.index import Index
+from s3free.meta.locks import NodeLock, is_held, writer_lock_name
 from s3free.native import AlignedBuffer
 from s3free.storage import records
 from s3free.storage.disks import DiskSet
@@ -104,6 +105,12 @@ class SegmentLog:
         self.max_segment, self.max_batch = max_segment, max_batch
         self.quorum = quorum if quorum is not None else min(k + 1, disks.n)
         self.writer = os.urandom(6).hex()
+        # held while this writer lives: compaction never takes a live writer's open segment
+        self._lease = NodeLock(index.path, writer_lock_name(self.writer))
+        try:
+            self._lease.try_acquire()
+        except OSError as exc:      # e.g. a read-only metadata dir (offline tools)
+            log.warning("no writer lease in %s: %s", index.path, exc)
         self._seq = 0
         self._segment: str | None = None
         self._fds: dict[int, int] = {}
@@ -330,6 +337,7 @@ class SegmentLog:
             self._task = None
         self._seal()
         self._segment = None
+        self._lease.release(remove=True)
         for fd, _ in self._read_fds.values():
             os.close(fd)
         self._read_fds.clear()
@@ -426,6 +434,11 @@ def _open_journal(path: Path) -> int:
         if exc.errno != errno.EINVAL:
             raise
         return os.open(path, flags & ~os.O_EXCL, 0o644)   # some kernels create it before refusing
+
+
+def writer_alive(index: Index, writer: str) -> bool:
+    """Whether the process that writes segments as `writer` is still running."""
+    return bool(writer) and is_held(index.path, writer_lock_name(writer))
 
 
 def list_segments(disks: DiskSet) -> list[str]:

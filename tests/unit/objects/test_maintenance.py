@@ -1,11 +1,12 @@
 """Compaction reclaims dead segment space; GC removes unreferenced shard files."""
 import asyncio
 import os
+import time
 
 from support import body, open_layer, payload, read_all, run
 from s3free.objects import multipart
 from s3free.objects.maintenance import compact, gc
-from s3free.storage.shards import PartInfo, PartWriter
+from s3free.storage.shards import PartWriter
 
 
 def _segment_bytes(root):
@@ -74,3 +75,49 @@ def test_gc_removes_orphans_and_stale_uploads_but_not_live_data(tmp_path):
         finally:
             await layer.close()
     run(main())
+
+
+_WRITER = """
+import asyncio, sys
+sys.path.insert(0, {tests!r})
+from support import body, open_layer
+layer = open_layer({root!r})
+async def main():
+    await layer.make_bucket("b", "o")
+    for i in range(20):
+        await layer.put_object("b", f"k{{i}}", body(b"x" * 3000))
+    for i in range(19):
+        await layer.delete_object("b", f"k{{i}}")
+    print(layer.log._segment, flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)   # idle, alive
+asyncio.run(main())
+"""
+
+
+def test_compaction_never_takes_a_live_idle_writers_open_segment(tmp_path):
+    """A worker that has gone quiet keeps its segment open; compaction run elsewhere (another
+    worker, `s3free admin compact`) must leave it alone until that writer is gone."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from s3free.objects.maintenance import candidates
+    from s3free.storage.segments import segment_path
+    tests = str(Path(__file__).resolve().parents[2])
+    child = subprocess.Popen([sys.executable, "-c", _WRITER.format(tests=tests, root=str(tmp_path))],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        seg = child.stdout.readline().strip()
+        assert seg
+        layer = open_layer(tmp_path)
+        old = time.time() - 3600            # idle for an hour
+        for d in range(layer.disks.n):
+            os.utime(segment_path(layer.disks, d, seg), (old, old))
+        assert seg not in candidates(layer, 1.01)            # its writer lives: hands off
+        child.kill()                                          # the writer dies (its lease with it)
+        child.wait()
+        assert seg in candidates(layer, 1.01)
+        run(layer.close())
+    finally:
+        if child.poll() is None:
+            child.kill()
