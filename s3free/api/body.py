@@ -61,8 +61,13 @@ class Body:
 
     @property
     def size_hint(self) -> int | None:
-        """The payload size if the client declared it."""
-        return self.decoded_length if self._decoder is not None else self.length
+        """The payload size if the client declared it (a decoded length is never more
+        than the bytes on the wire)."""
+        if self._decoder is None:
+            return self.length
+        if self.decoded_length is not None and self.length is not None:
+            return min(self.decoded_length, self.length)
+        return self.decoded_length
 
     def hashers(self) -> list:
         """Objects whose `update()` must see every payload byte before `verify()`."""

@@ -258,7 +258,8 @@ class ObjectLayer:
                            size_hint: int | None = None) -> PartInfo:
         header_meta = {"b": bucket, "k": key, "u": upload_id, "ct": meta.content_type, "um": meta.user_meta}
         writer = PartWriter(self.disks, self.engine, self.codec, self.chunk, self.pool, number, version,
-                            stamp, header_meta, self.quorum, hashers=hashers, size_hint=size_hint,
+                            stamp, header_meta, self.quorum, hashers=hashers,
+                            size_hint=min(size_hint, self.config.max_object_size) if size_hint else None,
                             parity_pool=self.parity_pool)
         block_size = self.pool.size
         buf = self.pool.get()

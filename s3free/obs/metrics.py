@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import logging
 import os
 import re
 import shutil
+
+log = logging.getLogger("s3free.metrics")
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 DISK_STATES = ("online", "refilling", "offline", "unformatted")
 MB = 1 << 20
 FLUSH_INTERVAL = 1.0     # seconds between pushes of request counts into the shared files
+_BOUNDS = DURATION_BUCKETS + (float("inf"),)     # prometheus_client's upper bounds, +Inf last
 
 
 def metrics_dir(meta_dir: str) -> str:
@@ -92,7 +96,7 @@ class Metrics:
         self._damage_seen = 0
         self._inflight = self._pushed_inflight = 0
         self._requests: dict[tuple[str, int], int] = {}
-        self._durations: dict[str, list[float]] = {}
+        self._durations: dict[str, list] = {}      # api -> [per-bucket counts, sum of seconds]
         self._received = self._sent = 0
         self.registry = CollectorRegistry()
         MultiProcessCollector(self.registry, path)
@@ -118,7 +122,11 @@ class Metrics:
     def observe(self, api: str, status: int, seconds: float, received: int, sent: int) -> None:
         key = (api, status)
         self._requests[key] = self._requests.get(key, 0) + 1
-        self._durations.setdefault(api, []).append(seconds)
+        hist = self._durations.get(api)
+        if hist is None:
+            hist = self._durations[api] = [[0] * len(_BOUNDS), 0.0]
+        hist[0][bisect.bisect_left(_BOUNDS, seconds)] += 1     # the first bucket whose bound >= seconds
+        hist[1] += seconds
         self._received += received
         self._sent += sent
 
@@ -128,8 +136,8 @@ class Metrics:
         self._requests, self._durations = {}, {}
         for (api, status), n in requests.items():
             self.requests.labels(api, str(status)).inc(n)
-        for api, values in durations.items():
-            _observe_many(self.duration.labels(api), values)
+        for api, (counts, total) in durations.items():
+            _add_counts(self.duration.labels(api), counts, total)
         if self._received:
             self.received.inc(self._received)
         if self._sent:
@@ -141,7 +149,10 @@ class Metrics:
     async def flush_every(self, seconds: float = FLUSH_INTERVAL) -> None:
         while True:
             await asyncio.sleep(seconds)
-            self.flush()
+            try:
+                self.flush()
+            except Exception:      # e.g. the metrics dir full: keep counting, try again
+                log.exception("pushing request metrics failed")
 
     def sync_damage(self, layer) -> None:
         """Carry the layer's damage report count (an int it keeps) into the counter."""
@@ -164,24 +175,21 @@ class Metrics:
         multiprocess.mark_process_dead(os.getpid(), self.path)
 
 
-def _observe_many(child, values: list[float]) -> None:
-    """Histogram observations in one update per bucket (prometheus_client keeps
-    per-bucket counts in `_buckets` and the total in `_sum`); one by one if that ever
-    changes."""
+def _add_counts(child, counts: list[int], total: float) -> None:
+    """Add per-bucket observation counts to a histogram child in one update per bucket
+    (prometheus_client keeps non-cumulative counts in `_buckets`, the total in `_sum`);
+    by observing each bucket's bound instead if those internals ever change."""
     try:
-        bounds, buckets, total = child._upper_bounds, child._buckets, child._sum
+        buckets, total_value = child._buckets, child._sum
     except AttributeError:
-        for v in values:
-            child.observe(v)
+        for bound, n in zip(_BOUNDS, counts):
+            for _ in range(n):
+                child.observe(bound if bound != float("inf") else DURATION_BUCKETS[-1])
         return
-    counts = [0] * len(bounds)
-    for v in values:
-        counts[bisect.bisect_left(bounds, v)] += 1
     for bucket, n in zip(buckets, counts):
         if n:
             bucket.inc(n)
-    total.inc(sum(values))
-
+    total_value.inc(total)
 
 class _NodeRegistry:
     """A one-collector registry for generate_latest (no global registration)."""

@@ -32,7 +32,7 @@ from pathlib import Path
 from s3free.ioengine import IOEngine, ops
 from s3free.meta.index import Index
 from s3free.meta.locks import NodeLock, is_held, writer_lock_name
-from s3free.native import AlignedBuffer
+from s3free.native import AlignedBuffer, fallocate     # never emulated by writing zeros
 from s3free.storage import records
 from s3free.storage.disks import DiskSet
 from s3free.storage.shards import WriteQuorumError, _fsync_dir
@@ -193,7 +193,7 @@ class SegmentLog:
         new = max(self._allocated + ALLOC_STEP, -(-end // PAGE) * PAGE)
         for d, fd in list(self._fds.items()):
             try:
-                os.posix_fallocate(fd, self._allocated, new - self._allocated)
+                fallocate(fd, self._allocated, new - self._allocated)
             except OSError as exc:
                 if exc.errno in _NO_FALLOCATE:
                     continue        # the filesystem cannot: the writes simply extend the file

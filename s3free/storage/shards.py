@@ -99,9 +99,12 @@ def _fsync_dir(path) -> None:
 
 async def fsync_dirs(engine: IOEngine, dirs: set) -> None:
     """fsync every directory in `dirs` in one batch (they sync in parallel) and take them
-    out of the set (not those added meanwhile). Raises IOBatchError naming the
-    directories that failed."""
+    out of the set. Raises IOBatchError naming the directories that failed (then they
+    stay in the set)."""
     todo = sorted(dirs, key=str)
+    # Out of the set before the sync: a rename into one of them while it runs adds it
+    # back (it needs a sync after the rename), instead of being wiped out by our removal.
+    dirs.difference_update(todo)
     fds, batch = [], []
     try:
         for d in todo:
@@ -109,7 +112,9 @@ async def fsync_dirs(engine: IOEngine, dirs: set) -> None:
             batch.append(ops.fsync(fds[-1], str(d)))
         if batch:
             await engine.arun_checked(batch)
-        dirs.difference_update(todo)
+    except BaseException:
+        dirs.update(todo)            # not synced: still owed
+        raise
     finally:
         for fd in fds:
             os.close(fd)
@@ -230,7 +235,9 @@ class PartWriter:
                 try:
                     fallocate(fd, 0, total)
                 except OSError as exc:
-                    if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS):
+                    # the announced size is only a hint (a client may announce more than it
+                    # sends, or than fits): without room reserved the writes still decide
+                    if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.ENOSPC, errno.EFBIG):
                         os.close(fd)
                         out[s] = f"fallocate {path}: {exc.strerror}"
         return out

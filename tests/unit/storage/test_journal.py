@@ -92,7 +92,7 @@ def test_a_later_batch_restores_a_scribbled_tail_page(tmp_path):
 def test_a_filesystem_without_fallocate_still_takes_writes(tmp_path, monkeypatch):
     def refuse(fd, offset, length):
         raise OSError(errno.EOPNOTSUPP, "Operation not supported")
-    monkeypatch.setattr(os, "posix_fallocate", refuse)
+    monkeypatch.setattr(segments, "fallocate", refuse)
     layer = open_layer(tmp_path)
 
     async def go():
