@@ -100,26 +100,9 @@ def parse_head(buf) -> Head:
     return Head(rtype, shard, k, m, meta_len, body_len, (hlc, node), body_crc, head_crc)
 
 
-def verified_body(buf, shard: int) -> bytes:
-    """The body of the record at the start of `buf`, verified (head, metadata and body
-    CRCs, and that it is `shard`'s copy) without decoding the metadata: a small GET
-    needs only the k bodies."""
-    view = memoryview(buf)
-    head = parse_head(view)
-    if len(view) < head.length:
-        raise RecordError(f"record truncated: {len(view)} of {head.length} bytes")
-    if crc32c(view[HEAD_LEN:HEAD_LEN + head.meta_len], crc32c(view[:36])) != head.head_crc:
-        raise RecordError("record head checksum mismatch")
-    if head.shard != shard:
-        raise RecordError(f"record belongs to disk {head.shard}, found on {shard}")
-    body = view[HEAD_LEN + head.meta_len:head.length]
-    if crc32c(body) != head.body_crc:
-        raise RecordError("record body checksum mismatch")
-    return bytes(body)
-
-
-def parse(buf, verify_body: bool = True) -> Record:
-    """Parse and verify one whole record from the start of `buf`."""
+def _checked(buf, verify_body: bool = True) -> tuple[Head, memoryview, memoryview]:
+    """(head, metadata bytes, body) of the record at the start of `buf`, its head and
+    metadata CRC verified (and its body's, unless told not to)."""
     view = memoryview(buf)
     head = parse_head(view)
     if len(view) < head.length:
@@ -130,6 +113,21 @@ def parse(buf, verify_body: bool = True) -> Record:
     body = view[HEAD_LEN + head.meta_len:head.length]
     if verify_body and crc32c(body) != head.body_crc:
         raise RecordError("record body checksum mismatch")
+    return head, meta_bytes, body
+
+
+def verified_body(buf, shard: int) -> bytes:
+    """The verified body of `shard`'s copy of the record at the start of `buf`, without
+    decoding the metadata: a small GET needs only the k bodies."""
+    head, _, body = _checked(buf)
+    if head.shard != shard:
+        raise RecordError(f"record belongs to disk {head.shard}, found on {shard}")
+    return bytes(body)
+
+
+def parse(buf, verify_body: bool = True) -> Record:
+    """Parse and verify one whole record from the start of `buf`."""
+    head, meta_bytes, body = _checked(buf, verify_body)
     try:
         meta = msgpack.unpackb(bytes(meta_bytes), raw=False)
     except Exception as exc:
