@@ -90,6 +90,8 @@ async def startup() -> AppState:
     from s3free.objects.layer import EngineConfig, ObjectLayer
 
     settings = config.load()
+    from s3free import native
+    native.keep_buffers_mapped()
     problems = config.reload_from_file(settings)     # runtime-safe keys from the file (SIGHUP)
     obs_logging.setup(settings.log_level)
     for problem in problems:

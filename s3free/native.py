@@ -31,6 +31,13 @@ fallocate = _native.fallocate              # (fd, offset, length, mode=0); never
 new_bytes = _native.new_bytes              # uninitialized bytes for pread_bytes to fill
 pread_bytes = _native.pread_bytes          # a block's chunks read into bytes + their CRC32C, GIL released
 
+
+def keep_buffers_mapped() -> bool:
+    """Make glibc reuse freed block buffers (~1 MiB) instead of unmapping or trimming them,
+    so a large GET or PUT stops faulting in fresh pages per block. Costs at most the trim
+    threshold of idle heap per process. Called once per server worker."""
+    return _native.tune_malloc(16 << 20, 128 << 20, 16 << 20)
+
 ALIGNMENT = 4096
 
 

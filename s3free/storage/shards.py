@@ -655,15 +655,15 @@ class PartReader:
     READ_AHEAD = 1            # jobs in flight beyond the one whose blocks are being sent
 
     async def stream(self, first: int, last: int) -> AsyncIterator[bytes]:
-        """Yield data bytes [first, last] of the part, verified, one block (~1 MiB) at a
-        time, with the next SPAN_BLOCKS * READ_AHEAD blocks already being read.
+        """Yield data bytes [first, last] of the part, verified, a run of up to SPAN_BLOCKS
+        blocks (~4 MiB) at a time, with the next READ_AHEAD runs already being read.
 
         Runs of blocks whose data chunks are all healthy as far as we know are read by one
-        job on an engine thread: each block's chunks straight into a new bytes object (what
-        Granian sends without a copy; no join) with their CRC32C computed, GIL released.
-        Anything else -- the short last block, a block with a shard already known bad, a
-        chunk that fails its check in such a job -- goes through `read_block`, which reads
-        parity, rebuilds and reports the damage."""
+        job on an engine thread: every chunk of the run straight into one new bytes object
+        (what Granian sends without a further copy of ours; no join; one message per run)
+        with its CRC32C computed, GIL released. Anything else -- the short last block, a
+        block with a shard already known bad, a chunk that fails its check in such a job
+        -- goes through `read_block`, which reads parity, rebuilds and reports the damage."""
         g = self.geometry
         if last < first:
             return
@@ -676,8 +676,11 @@ class PartReader:
                 while plan and len(inflight) <= self.READ_AHEAD:
                     inflight.append(self._start(plan.popleft()))
                 item, fut = inflight.popleft()
-                datas = await settle(fut)
-                for (b, lo, hi), data in zip(item, datas):
+                result = await settle(fut)
+                if isinstance(result, bytes):          # the whole run, every chunk verified
+                    yield result
+                    continue
+                for (b, lo, hi), data in zip(item, result):
                     if data is None:   # a fast read found a bad chunk: redo it the careful way
                         data = await self.read_block(b, lo, hi)
                     yield data
@@ -711,6 +714,7 @@ class PartReader:
     def _start(self, item: list) -> tuple[list, asyncio.Future]:
         g = self.geometry
         jobs = []
+        at = 0
         for b, lo, hi in item:
             need = list(g.shards_for(b, lo, hi))
             fds = [self._fd(s) for s in need]
@@ -718,24 +722,30 @@ class PartReader:
             if g.piece_len(b) != g.disk_chunk_len(b) or None in fds or None in crcs:
                 jobs = None
                 break
-            # the bytes object is made here, on the loop thread that will free it (see new_bytes)
-            jobs.append((b, lo - need[0] * g.piece_len(b), new_bytes(hi - lo + 1), fds, crcs))
+            jobs.append((b, lo - need[0] * g.piece_len(b), at, at + hi - lo + 1, fds, crcs))
+            at += hi - lo + 1
         if jobs is None:          # not for the fast path: one careful block at a time
             return item, asyncio.ensure_future(self._careful(item))
-        return item, self.engine.submit(self._read_run, jobs)
+        # the bytes object is made here, on the loop thread that will free it (see new_bytes)
+        return item, self.engine.submit(self._read_run, new_bytes(at), jobs)
 
     async def _careful(self, item: list) -> list[bytes]:
         return [await self.read_block(b, lo, hi) for b, lo, hi in item]
 
-    def _read_run(self, jobs: list) -> list[bytes | None]:
-        """On an engine thread: each block's wanted bytes, read in place and checked
-        against the CRC table; None for a block with any chunk unreadable, short or bad."""
+    def _read_run(self, data: bytes, jobs: list) -> bytes | list[bytes | None]:
+        """On an engine thread: the run's wanted bytes, read in place into `data` and checked
+        against the CRC tables. `data` itself when every chunk is whole and good; else (rare:
+        damage) per block a copy of its verified bytes, or None for a block with any chunk
+        unreadable, short or bad."""
         chunk = self.info.chunk
-        out = []
-        for b, skip, data, fds, crcs in jobs:
-            results, got = pread_bytes(data, fds, self.info.header_len + self.geometry.chunk_offset(b), chunk, skip)
-            out.append(data if got == crcs and all(r == chunk for r in results) else None)
-        return out
+        good = []
+        for b, skip, start, stop, fds, crcs in jobs:
+            results, got = pread_bytes(data, fds, self.info.header_len + self.geometry.chunk_offset(b), chunk, skip,
+                                       start, stop)
+            good.append(got == crcs and all(r == chunk for r in results))
+        if all(good):
+            return data
+        return [data[start:stop] if ok else None for (_, _, start, stop, _, _), ok in zip(jobs, good)]
 
     async def verify_all(self) -> dict[int, str]:
         """Read every chunk of every shard and check it (scrubbing); returns the bad ones."""

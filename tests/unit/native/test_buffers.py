@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from s3free.native import AlignedBuffer, BufferPool
@@ -28,3 +30,26 @@ def test_pool_reuses_and_bounds_free_list():
     assert pool.allocated == 3
     with pytest.raises(ValueError):
         pool.put(AlignedBuffer(4096))
+
+
+def test_pread_bytes_fills_only_the_slice_it_is_given(tmp_path):
+    from s3free.native import crc32c, new_bytes, pread_bytes
+
+    chunks = [bytes([i]) * 4096 for i in range(1, 4)]
+    fds = []
+    for i, chunk in enumerate(chunks):
+        path = tmp_path / f"c{i}"
+        path.write_bytes(b"H" * 10 + chunk)
+        fds.append(os.open(path, os.O_RDONLY))
+    try:
+        data = new_bytes(3 * 4096 - 100 + 50)
+        results, crcs = pread_bytes(data, fds, 10, 4096, 100, 50, len(data))
+        assert results == [4096] * 3 and crcs == [crc32c(c) for c in chunks]
+        assert data[50:] == b"".join(chunks)[100:]
+        with pytest.raises(ValueError):
+            pread_bytes(data, fds, 10, 4096, 0, 10, 5)
+        with pytest.raises(ValueError):
+            pread_bytes(data, fds, 10, 4096, 0, 0, len(data) + 1)
+    finally:
+        for fd in fds:
+            os.close(fd)

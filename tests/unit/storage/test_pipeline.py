@@ -245,3 +245,26 @@ def test_a_reader_stopped_early_leaves_no_read_running_nor_file_open(tmp_path):
         finally:
             await layer.close()
     run(main())
+
+
+def test_a_healthy_object_goes_out_one_run_of_blocks_per_piece(tmp_path):
+    """Each read-ahead run (SPAN_BLOCKS blocks) is one bytes object: one message to send."""
+    from s3free.storage.shards import PartReader
+
+    async def main():
+        layer = open_layer(tmp_path)
+        try:
+            await layer.make_bucket("b", "o")
+            data = payload(21 * MIB + 77, seed=11)
+            await layer.put_object("b", "obj", body(data))
+            part, _ = shard_files(layer, "b", "obj")
+            run_bytes = PartReader.SPAN_BLOCKS * part.chunk * 6
+            _, stream = await layer.get_object("b", "obj")
+            sizes = [len(piece) async for piece in stream]
+            assert sum(sizes) == len(data)
+            # whole runs, then what is left: a part run and the short last block (alone)
+            assert sizes[:-2] == [run_bytes] * (len(sizes) - 2) and len(sizes) >= 4
+            assert len(sizes) <= -(-len(data) // run_bytes) + 1
+        finally:
+            await layer.close()
+    run(main())
