@@ -31,6 +31,8 @@ fallocate = _native.fallocate              # (fd, offset, length, mode=0); never
 new_bytes = _native.new_bytes              # uninitialized bytes for pread_bytes to fill
 pread_bytes = _native.pread_bytes          # a block's chunks read into bytes + their CRC32C, GIL released
 
+sigv4_verify_fast = _native.sigv4_verify_fast  # the common SigV4 request, or None: see ext/sigv4.pyx
+
 
 def keep_buffers_mapped() -> bool:
     """Make glibc reuse freed block buffers (~1 MiB) instead of unmapping or trimming them,
