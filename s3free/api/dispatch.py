@@ -12,7 +12,7 @@ import os
 import time
 
 from s3free.objects.errors import ObjectError
-from s3free.obs.logging import write_line
+from s3free.obs.logging import write_access
 
 from . import auth, router
 from .body import ClientDisconnected, drain
@@ -237,9 +237,6 @@ def _log(req: Request, status: int, sent: int, started: float, received: int, er
     """The access log: one JSON line per S3 request (docs/operations.md#logs)."""
     if access_log.isEnabledFor(logging.INFO):
         client = req.scope.get("client") or ("", 0)
-        write_line("s3free.access", "info", "request", {
-            "request_id": req.request_id, "remote": client[0] if client else "", "api": req.operation,
-            "method": req.method, "bucket": req.bucket, "key": req.key, "status": status,
-            "bytes_in": received, "bytes_out": sent, "user": req.access_key,
-            "duration_ms": round((time.monotonic() - started) * 1000, 2),
-            "error": error or getattr(req, "error_code", "") or ""})
+        write_access(req.request_id, client[0] if client else "", req.operation, req.method, req.bucket, req.key,
+                     status, received, sent, req.access_key, round((time.monotonic() - started) * 1000, 2),
+                     error or getattr(req, "error_code", "") or "")

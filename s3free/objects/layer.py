@@ -372,6 +372,17 @@ class ObjectLayer:
     def head_object(self, bucket: str, key: str) -> ObjectInfo:
         return ObjectInfo.from_manifest(bucket, self._manifest_of(bucket, key))
 
+    def lookup(self, bucket: str, key: str) -> tuple[BucketInfo | None, ObjectInfo | None]:
+        """The bucket and the key's current object, from one index snapshot (what a GET or
+        HEAD needs before it answers: the owner check, then the object)."""
+        with self.index.read() as txn:
+            b = self.index.get_bucket(txn, bucket)
+            m = self.index.get_object(txn, bucket, key) if b is not None else None
+        if b is None:
+            return None, None
+        return (BucketInfo(bucket, b["owner"], b["created"], b.get("loc", "")),
+                None if m is None else ObjectInfo.from_manifest(bucket, m))
+
     def _manifest_of(self, bucket: str, key: str) -> dict:
         """The key's manifest. The bucket is looked up only when the key is absent (to
         tell NoSuchBucket from NoSuchKey): a bucket holding a key exists, since only an

@@ -8,6 +8,7 @@ access log (`s3free.access`) logs at INFO, so `log_level: warning` turns it off.
 from __future__ import annotations
 
 import json
+import json.encoder
 import logging
 import os
 import time
@@ -70,6 +71,30 @@ def write_line(logger: str, level: str, msg: str, fields: dict) -> None:
         os.write(2, data)
     except OSError:
         pass      # a closed or full stderr must never fail a request
+
+
+_quote = json.encoder.encode_basestring     # C: a JSON string literal, non-ASCII kept (ensure_ascii=False)
+
+
+def _text(value) -> str:
+    return _quote(value) if isinstance(value, str) else "null" if value is None else json.dumps(value, default=str)
+
+
+def write_access(request_id: str, remote: str | None, api: str | None, method: str, bucket: str | None,
+                 key: str | None, status: int, bytes_in: int, bytes_out: int, user: str | None,
+                 duration_ms: float, error: str) -> None:
+    """The access log's line: exactly what `write_line` writes for these fields, built
+    without the generic encoder (json.dumps was ~6 % of a small GET's interpreter time)."""
+    data = (f'{{"time": "{utc_stamp(time.time())}", "level": "info", "logger": "s3free.access", '
+            f'"pid": {os.getpid()}, "msg": "request", "request_id": {_text(request_id)}, '
+            f'"remote": {_text(remote)}, "api": {_text(api)}, "method": {_text(method)}, '
+            f'"bucket": {_text(bucket)}, "key": {_text(key)}, "status": {int(status)}, '
+            f'"bytes_in": {int(bytes_in)}, "bytes_out": {int(bytes_out)}, "user": {_text(user)}, '
+            f'"duration_ms": {float(duration_ms)!r}, "error": {_text(error)}}}\n').encode("utf-8", "replace")
+    try:
+        os.write(2, data)
+    except OSError:
+        pass
 
 
 def event(logger: logging.Logger, level: int, msg: str, **fields) -> None:

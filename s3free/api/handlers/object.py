@@ -7,6 +7,7 @@ from s3free.objects.types import ObjectInfo
 
 from .. import checksums, s3xml
 from ..body import Body
+from ..auth import check_owner
 from ..errors import S3Error
 from ..http import Request, Response, xml
 from ..ranges import content_range, parse_range
@@ -56,8 +57,12 @@ def _part_range(info: ObjectInfo, number_text: str) -> tuple[int, int] | None:
 def _read_plan(req: Request) -> tuple[ObjectInfo, tuple[int, int] | None]:
     check_key(req.key)
     check_version_id(req)
-    bucket_info(req)
-    info = req.layer.head_object(req.bucket, req.key)
+    bucket, info = req.layer.lookup(req.bucket, req.key)
+    if bucket is None:
+        raise S3Error("NoSuchBucket", resource=f"/{req.bucket}", BucketName=req.bucket)
+    check_owner(bucket.owner, req.access_key, req.is_root, req.bucket)
+    if info is None:
+        raise S3Error("NoSuchKey")
     check_conditions(info, req.headers)
     span = None
     if "partNumber" in req.query:

@@ -5,6 +5,8 @@ import io
 import json
 import logging
 
+import pytest
+
 from s3free.commands.progress import Progress
 from s3free.obs.logging import JsonFormatter, event
 
@@ -42,3 +44,22 @@ def test_progress_plain_lines_and_terminal_bar():
     p.update(5, 10, final=True)
     assert "\r" in tty.getvalue() and "[############------------]  50.0%" in tty.getvalue() and "/s" in tty.getvalue()
     assert "elapsed" in Progress("x", stream=io.StringIO()).line(3, None)
+
+
+@pytest.mark.parametrize("fields", [
+    ("0123ABCD", "127.0.0.1", "GetObject", "GET", "bucket", "dir/ключ \"q\"\\\n\t\x01", 200, 0, 4096, "user", 1.25, ""),
+    ("0123ABCD", None, None, "GET", None, None, 403, 17, 0, None, 0.0, "AccessDenied"),
+    ("0123ABCD", "::1", "PutObject", "PUT", "b", "\udcff-surrogate", 499, 10 ** 12, 0, "u", 12345.67, "x"),
+])
+def test_the_access_line_is_what_the_generic_line_writer_writes(monkeypatch, fields):
+    from s3free.obs import logging as obs_logging
+
+    written = []
+    monkeypatch.setattr(obs_logging.os, "write", lambda fd, data: written.append((fd, data)))
+    monkeypatch.setattr(obs_logging.time, "time", lambda: 1764000000.5)
+    names = ("request_id", "remote", "api", "method", "bucket", "key", "status", "bytes_in", "bytes_out", "user",
+             "duration_ms", "error")
+    obs_logging.write_access(*fields)
+    obs_logging.write_line("s3free.access", "info", "request", dict(zip(names, fields)))
+    assert written[0] == written[1] and written[0][0] == 2
+    assert json.loads(written[0][1])["key"] == fields[5] or "\udcff" in fields[5]
