@@ -51,8 +51,16 @@ HANDLERS = {
 HEALTH_PREFIX = "/_s3free/"
 
 
+_ids = {"pid": 0, "prefix": "", "next": 0}
+
+
 def new_request_id() -> str:
-    return os.urandom(8).hex().upper()
+    """16 hex digits like S3's: a random prefix per process (drawn after the fork) and a
+    counter; no getrandom(2) per request."""
+    if _ids["pid"] != os.getpid():
+        _ids.update(pid=os.getpid(), prefix=os.urandom(4).hex().upper(), next=int.from_bytes(os.urandom(3), "big"))
+    _ids["next"] += 1
+    return f"{_ids['prefix']}{_ids['next'] & 0xFFFFFFFF:08X}"
 
 
 def _headers(pairs: list[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -123,12 +131,14 @@ async def _handle(state, scope: dict, receive, send, started: float, received: l
         req.query = router.parse_query(scope.get("query_string", b""))
         try:    # named before authentication, so refused requests count under their API too
             req.operation = router.operation(method, target, req.query, headers)
-        except S3Error:
-            pass
+            refused = None
+        except S3Error as exc:
+            refused = exc
         result = auth.authenticate(state.users, scope, raw_headers)
         req.auth, req.access_key = result, result.access_key
         req.is_root = result.access_key == state.users.root
-        req.operation = router.operation(method, target, req.query, headers)
+        if refused is not None:     # authenticated callers learn why the request is not an operation
+            raise refused
         _decode_meta(headers)
         handler = HANDLERS.get(req.operation)
         if handler is None:

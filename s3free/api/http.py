@@ -5,6 +5,7 @@ piece is checked here, in one place.
 """
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -65,15 +66,20 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+@functools.lru_cache(maxsize=4096)
+def _http_date_of_second(sec: int) -> str:
+    t = time.gmtime(sec)
+    return (f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon]} {t.tm_year:04d} "
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT")
+
+
 def http_date(ts: float) -> str:
     """RFC 7231 IMF-fixdate (what email.utils.formatdate(usegmt=True) gives, ~10x cheaper).
 
     >>> http_date(0)
     'Thu, 01 Jan 1970 00:00:00 GMT'
     """
-    t = time.gmtime(ts)
-    return (f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon]} {t.tm_year:04d} "
-            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT")
+    return _http_date_of_second(int(ts // 1))    # objects written in one second share it
 
 
 def _encode(value: str) -> bytes:
