@@ -68,24 +68,28 @@ def put_meta(req: Request, headers: dict[str, str] | None = None) -> PutMeta:
     return PutMeta(headers.get("content-type") or "binary/octet-stream", user, stored)
 
 
+_OVERRIDES = {"response-content-type": "content-type", "response-content-language": "content-language",
+              "response-expires": "expires", "response-cache-control": "cache-control",
+              "response-content-disposition": "content-disposition",
+              "response-content-encoding": "content-encoding"}
+
+
 def object_headers(resp: Response, info: ObjectInfo, req: Request) -> Response:
     """The headers GET and HEAD answer with (response-* query overrides applied)."""
     resp.header("etag", f'"{info.etag}"')
     resp.header("last-modified", http_date(info.last_modified))
     resp.header("accept-ranges", "bytes")
     content_type = info.content_type
-    stored = dict(info.headers)
+    stored = info.headers
     q = req.query
-    overrides = {"response-content-type": "content-type", "response-content-language": "content-language",
-                 "response-expires": "expires", "response-cache-control": "cache-control",
-                 "response-content-disposition": "content-disposition",
-                 "response-content-encoding": "content-encoding"}
-    for param, name in overrides.items():
-        if param in q:
-            if name == "content-type":
-                content_type = q[param]
-            else:
-                stored[name] = q[param]
+    if q:
+        stored = dict(stored)
+        for param, name in _OVERRIDES.items():
+            if param in q:
+                if name == "content-type":
+                    content_type = q[param]
+                else:
+                    stored[name] = q[param]
     resp.header("content-type", content_type)
     for name, value in stored.items():
         resp.header(name, value)
