@@ -132,25 +132,40 @@ cdef bytes _trim(bytes value):
     return value[a:z]
 
 
-def sigv4_verify_fast(bytes method, bytes path, bytes query, list headers, key_for, double now, int max_skew):
+def sigv4_verify_fast(method, path, query, headers, key_for, double now, int max_skew):
     """Verify a plain Authorization-header SigV4 request; (access_key, region, amz_date,
-    signature, payload, signed_names) if it verifies, else None (then ask the full verifier).
+    signature, payload, signed_names, signing_key) if it verifies, else None (then ask
+    the full verifier). Never raises for odd input: None means "let the verifier decide".
 
     `headers` are ASGI's (name, value) byte pairs; `key_for(access_key, date, region)` gives
     the signing key, or None for an unknown key."""
+    if type(method) is not bytes or type(path) is not bytes or type(query) is not bytes:
+        return None
+    try:
+        return _verify(method, path, query, headers, key_for, now, max_skew)
+    except Exception:
+        return None
+
+
+cdef object _verify(bytes method, bytes path, bytes query, headers, key_for, double now, int max_skew):
     cdef dict hdrs = {}
     cdef bytes name, value, item
-    cdef tuple pair
+    if not method.isascii():
+        return None                           # str.upper() of latin-1 differs from bytes.upper()
     for pair in headers:
-        name = pair[0]
+        if type(pair) is not tuple or len(<tuple>pair) != 2:
+            return None                       # (ASGI allows lists too: the verifier takes those)
+        if type((<tuple>pair)[0]) is not bytes or type((<tuple>pair)[1]) is not bytes:
+            return None
+        name, value = <tuple>pair
         if name in hdrs or not _plain_name(name):
             return None                       # repeated or unusual names: the full verifier
-        hdrs[name] = pair[1]
+        hdrs[name] = value
     auth = hdrs.get(b"authorization")
     stamp = hdrs.get(b"x-amz-date")
     sha = hdrs.get(b"x-amz-content-sha256")
-    if auth is None or stamp is None or sha is None:
-        return None
+    if auth is None or stamp is None or sha is None or not (<bytes>auth).isascii():
+        return None                           # non-ASCII: str.strip() and bytes.strip() differ
     # Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...
     head, _, rest = (<bytes>auth).strip().partition(b" ")
     if head != _ALGORITHM:

@@ -4,6 +4,8 @@ It may only ever accept what `sigv4.verify_request` accepts, with the same resul
 anything it is unsure of it answers None and the Python verifier decides (and explains).
 """
 
+import hashlib
+import hmac
 import time
 from datetime import datetime, timezone
 from unittest import mock
@@ -54,7 +56,7 @@ def slow(method, path, query, pairs, now):
 
 
 def fast(method, path, query, pairs, now):
-    return sigv4_verify_fast(method.encode(), path, query, pairs, USERS.signing_key, now, sigv4.MAX_SKEW_SECONDS)
+    return sigv4_verify_fast(method.encode("latin-1"), path, query, pairs, USERS.signing_key, now, sigv4.MAX_SKEW_SECONDS)
 
 
 def agree(method, path, query, pairs, now=None):
@@ -182,3 +184,80 @@ def test_random_damage_never_makes_the_compiled_path_accept_what_the_verifier_re
         cut = at % (len(value) + 1)
         pairs = pairs[:i] + [(name, value[:cut] + junk + value[cut:])] + pairs[i + 1:]
     agree("PUT", path, query, pairs)
+
+
+# ---------------------------------------------------------------- found in review: each once a mismatch or a crash
+
+def resign(method, path, query, pairs, signed_text, stamp, sha, ak=AK, secret=SK):
+    """An Authorization value signed over exactly the canonical form the compiled path builds
+    (so it accepts, and agreement is tested on acceptances, not only on refusals)."""
+    values = dict(pairs)
+    items = sorted(tuple(i.partition(b"=")[::2]) for i in query.split(b"&") if i)
+    block = b"".join(n + b":" + values.get(n, b"").strip(b" \t") + b"\n" for n in signed_text.split(b";"))
+    canonical = b"\n".join((method.upper(), path or b"/", b"&".join(k + b"=" + v for k, v in items), block,
+                            signed_text, sha.strip()))
+    date = stamp.strip()[:8]
+    scope = date + b"/us-east-1/s3/aws4_request"
+    key = sigv4.signing_key(secret, date.decode(), "us-east-1")
+    to_sign = b"\n".join((b"AWS4-HMAC-SHA256", stamp.strip(), scope, hashlib.sha256(canonical).hexdigest().encode()))
+    signature = hmac.new(key, to_sign, "sha256").hexdigest().encode()
+    return (b"AWS4-HMAC-SHA256 Credential=" + (ak.encode("latin-1") if isinstance(ak, str) else ak) + b"/" + scope
+            + b", SignedHeaders=" + signed_text + b", Signature=" + signature)
+
+
+def test_a_method_outside_ascii_is_left_to_the_verifier():
+    now = 1764000000.0
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)).encode()
+    for method in (b"G\xb5T", b"g\xdft"):
+        pairs = [(b"host", b"h"), (b"x-amz-date", stamp), (b"x-amz-content-sha256", b"UNSIGNED-PAYLOAD")]
+        pairs.append((b"authorization", resign(method, b"/b/k", b"", pairs, b"host;x-amz-date", stamp,
+                                               b"UNSIGNED-PAYLOAD")))
+        assert sigv4_verify_fast(method, b"/b/k", b"", pairs, USERS.signing_key, now, 900) is None
+
+
+def test_an_access_key_with_latin1_whitespace_is_left_to_the_verifier():
+    users = auth.Users({AK: SK, "\xa0" + AK: "nbsp-secret"}, AK)
+    now = 1764000000.0
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)).encode()
+    pairs = [(b"host", b"h"), (b"x-amz-date", stamp), (b"x-amz-content-sha256", b"UNSIGNED-PAYLOAD")]
+    pairs.append((b"authorization", resign(b"GET", b"/b/k", b"", pairs, b"host;x-amz-date", stamp,
+                                           b"UNSIGNED-PAYLOAD", ak="\xa0" + AK, secret="nbsp-secret")))
+    assert sigv4_verify_fast(b"GET", b"/b/k", b"", pairs, users.signing_key, now, 900) is None
+
+
+@pytest.mark.parametrize("headers", [[(b"host",)], [()], [[b"host", b"h"]], [("host", "h")], [(None, b"x")],
+                                     [(b"authorization", None), (b"x-amz-date", b"x"), (b"x-amz-content-sha256", b"x")],
+                                     [(b"host", b"h", b"x")], ((b"host", b"h"),), None])
+def test_malformed_header_lists_answer_none_and_never_crash(headers):
+    assert sigv4_verify_fast(b"GET", b"/", b"", headers, USERS.signing_key, 0.0, 900) is None
+    assert sigv4_verify_fast(None, None, b"", [], USERS.signing_key, 0.0, 900) is None
+
+
+_VALUE_BYTES = b"aZ09 \t\x0b\x0c\x85\xa0\xff\x00,;:=/\\\"'"
+_values = st.binary(max_size=8).map(lambda b: bytes(_VALUE_BYTES[x % len(_VALUE_BYTES)] for x in b))
+_PIECES = [b"a", b"B", b"-", b".", b"_", b"~", b"%2F", b"%41", b"%E9", b"%00", b"9"]
+_clean_bits = st.lists(st.sampled_from(_PIECES), max_size=4).map(b"".join)
+_queries = st.lists(st.one_of(st.tuples(_clean_bits, _clean_bits).map(lambda kv: kv[0] + b"=" + kv[1]), _clean_bits),
+                    max_size=4).map(b"&".join)
+_paths = st.lists(st.sampled_from(_PIECES + [b"/", b"//", b"/./", b"/../"]), max_size=6).map(b"".join)
+_names = st.sampled_from([b"x-amz-meta-a", b"x-amz-meta-b", b"content-type", b"range", b"x-amz-acl", b"date"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(method=st.sampled_from([b"GET", b"PUT", b"post"]), path=_paths, query=_queries,
+       extra=st.dictionaries(_names, _values, max_size=4), host=_values, order=st.randoms(),
+       missing=st.lists(st.sampled_from([b"x-foo", b"content-length", b"x-amz-meta-zz"]), max_size=2),
+       sha=st.sampled_from([b"UNSIGNED-PAYLOAD", sigv4.EMPTY_SHA256.encode(), sigv4.EMPTY_SHA256.upper().encode(),
+                            b" UNSIGNED-PAYLOAD\t", b"STREAMING-UNSIGNED-PAYLOAD-TRAILER"]),
+       stamp_pad=st.sampled_from([b"", b" ", b"\t"]))
+def test_requests_signed_the_compiled_way_get_the_verifiers_answer(method, path, query, extra, host, order, missing,
+                                                                   sha, stamp_pad):
+    now = 1764000000.0
+    stamp = stamp_pad + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)).encode()
+    pairs = [(b"host", host), (b"x-amz-date", stamp), (b"x-amz-content-sha256", sha)] + list(extra.items())
+    names = [b"host", b"x-amz-date"] + [n for n in extra if n.startswith(b"x-amz-") or order.random() < 0.5] + missing
+    order.shuffle(names)
+    signed_text = b";".join(names)
+    pairs.append((b"authorization", resign(method, path, query, pairs, signed_text, stamp, sha)))
+    order.shuffle(pairs)
+    agree(method.decode("latin-1"), path, query, pairs, now=now)
