@@ -6,6 +6,7 @@ S3Errors; anything unexpected is logged with the request id and answered Interna
 from __future__ import annotations
 
 import hmac
+import itertools
 import json
 import logging
 import os
@@ -51,16 +52,20 @@ HANDLERS = {
 HEALTH_PREFIX = "/_s3free/"
 
 
-_ids = {"pid": 0, "prefix": "", "next": 0}
+def _fresh_ids() -> None:
+    global _id_prefix, _id_counter
+    _id_prefix = os.urandom(4).hex().upper()
+    _id_counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
+
+
+_fresh_ids()
+os.register_at_fork(after_in_child=_fresh_ids)      # every worker its own prefix
 
 
 def new_request_id() -> str:
-    """16 hex digits like S3's: a random prefix per process (drawn after the fork) and a
-    counter; no getrandom(2) per request."""
-    if _ids["pid"] != os.getpid():
-        _ids.update(pid=os.getpid(), prefix=os.urandom(4).hex().upper(), next=int.from_bytes(os.urandom(3), "big"))
-    _ids["next"] += 1
-    return f"{_ids['prefix']}{_ids['next'] & 0xFFFFFFFF:08X}"
+    """16 hex digits like S3's: a random prefix per process and a counter (no
+    getrandom(2) per request)."""
+    return f"{_id_prefix}{next(_id_counter) & 0xFFFFFFFF:08X}"
 
 
 def _headers(pairs: list[tuple[bytes, bytes]]) -> dict[str, str]:

@@ -57,6 +57,10 @@ class Index:
         return self.env.begin(write=True)
 
     # -- generic helpers --------------------------------------------------------------
+    def get_raw(self, txn, db: str, key: bytes) -> bytes | None:
+        """The stored bytes (msgpack) as they are, for callers that cache by them."""
+        return txn.get(key, db=self.db[db])
+
     def get(self, txn, db: str, key: bytes):
         raw = txn.get(key, db=self.db[db])
         return None if raw is None else unpack(raw)

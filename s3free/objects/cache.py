@@ -37,3 +37,25 @@ class SmallCache:
         while self.used > self.capacity:
             _, old = self._items.popitem(last=False)
             self.used -= len(old)
+
+
+class DecodedRecords:
+    """Index records decoded once: raw bytes -> the object built from them.
+
+    Keyed by the record's exact bytes (with its name), so a changed record is simply a
+    different key and an entry cannot be stale. What it returns is shared between
+    requests: callers read it, never change it. When full it starts over (cheap, and
+    the hot records come straight back)."""
+
+    def __init__(self, capacity: int = 4096):
+        self.capacity = capacity
+        self._items: dict[tuple[str, bytes], object] = {}
+
+    def get(self, name: str, raw: bytes, build):
+        key = (name, raw)
+        item = self._items.get(key)
+        if item is None:
+            if len(self._items) >= self.capacity:
+                self._items.clear()
+            item = self._items[key] = build(name, raw)
+        return item

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 from s3free import clock
 from s3free.ioengine import IOEngine, open_engine
-from s3free.meta.index import Index, Listing
+from s3free.meta import keys as K
+from s3free.meta.index import Index, Listing, unpack
 from s3free.native import BufferPool, RSCodec
 from s3free.objects import errors as E
-from s3free.objects.cache import SmallCache
+from s3free.objects.cache import DecodedRecords, SmallCache
 from s3free.objects.types import BucketInfo, ObjectInfo, PutMeta
 from s3free.storage import records
 from s3free.storage.disks import DiskSet
@@ -69,6 +70,7 @@ class ObjectLayer:
         self.quorum = quorum
         self.log = SegmentLog(disks, engine, index, self.k, max_segment=config.max_segment)
         self.small_cache = SmallCache(config.small_cache)
+        self._decoded = DecodedRecords()
         self.damage_events = 0
         self.on_damage = None          # set by the healer: wake up, there is work
 
@@ -374,14 +376,15 @@ class ObjectLayer:
 
     def lookup(self, bucket: str, key: str) -> tuple[BucketInfo | None, ObjectInfo | None]:
         """The bucket and the key's current object, from one index snapshot (what a GET or
-        HEAD needs before it answers: the owner check, then the object)."""
+        HEAD needs before it answers: the owner check, then the object). Both are decoded
+        once per record version and shared: read them, do not change them."""
         with self.index.read() as txn:
-            b = self.index.get_bucket(txn, bucket)
-            m = self.index.get_object(txn, bucket, key) if b is not None else None
+            b = self.index.get_raw(txn, "buckets", bucket.encode())
+            m = self.index.get_raw(txn, "objects", K.object_key(bucket, key.encode())) if b is not None else None
         if b is None:
             return None, None
-        return (BucketInfo(bucket, b["owner"], b["created"], b.get("loc", "")),
-                None if m is None else ObjectInfo.from_manifest(bucket, m))
+        return (self._decoded.get(bucket, b, _bucket_info),
+                None if m is None else self._decoded.get(bucket, m, _object_info))
 
     def _manifest_of(self, bucket: str, key: str) -> dict:
         """The key's manifest. The bucket is looked up only when the key is absent (to
@@ -545,6 +548,15 @@ class ObjectLayer:
             page: Listing = self.index.list_objects(txn, bucket, prefix, delimiter, marker, max_keys)
         objs = [ObjectInfo.from_manifest(bucket, m) for _, m in page.objects]
         return objs, page.prefixes, page.truncated, page.next_marker
+
+
+def _bucket_info(name: str, raw: bytes) -> BucketInfo:
+    b = unpack(raw)
+    return BucketInfo(name, b["owner"], b["created"], b.get("loc", ""))
+
+
+def _object_info(bucket: str, raw: bytes) -> ObjectInfo:
+    return ObjectInfo.from_manifest(bucket, unpack(raw))
 
 
 async def _empty() -> AsyncIterator[bytes]:
