@@ -49,10 +49,10 @@ class DecodedRecords:
 
     def __init__(self, capacity: int = 4096):
         self.capacity = capacity
-        self._items: dict[tuple[str, bytes], object] = {}
+        self._items: dict[tuple, object] = {}
 
     def get(self, name: str, raw: bytes, build):
-        key = (name, raw)
+        key = (name, raw, build)          # one namespace per kind of record
         item = self._items.get(key)
         if item is None:
             if len(self._items) >= self.capacity:
