@@ -52,6 +52,7 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes | AsyncIterator[bytes] = b""
     length: int | None = None              # Content-Length of a streamed body
+    wire: list[tuple[bytes, bytes]] | None = None   # headers already encoded (shared: never changed)
 
     def header(self, name: str, value: object) -> "Response":
         self.headers.append((name, str(value)))
@@ -89,12 +90,18 @@ def _encode(value: str) -> bytes:
         return value.encode("utf-8")
 
 
+def encode_headers(pairs: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.encode("latin-1"), _encode(value)) for name, value in pairs]
+
+
 async def send_response(send, resp: Response, request_id: str, head: bool = False) -> int:
     """Send `resp`; returns the number of body bytes sent. A streamed body that fails midway
     raises after the headers went out: the server then drops the connection, and the client
     sees a short body (the Content-Length does not match), never wrong bytes."""
     headers = [(b"x-amz-request-id", request_id.encode()), (b"x-amz-id-2", request_id.encode())]
-    headers += [(name.encode("latin-1"), _encode(value)) for name, value in resp.headers]
+    headers += encode_headers(resp.headers)
+    if resp.wire:
+        headers += resp.wire
     body = resp.body
     if isinstance(body, (bytes, bytearray)):
         if resp.status not in (204, 304) and not any(n == "content-length" for n, _ in resp.headers):

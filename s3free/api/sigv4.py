@@ -63,7 +63,7 @@ _PRESIGN_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-
 _UNSUPPORTED = "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)      # one per request: plain slots (a frozen init costs ~3x)
 class AuthResult:
     """What a verified request proved, and what the body still has to prove.
 

@@ -7,7 +7,7 @@ from s3free.objects.types import BucketInfo, ObjectInfo, PutMeta
 
 from ..auth import check_owner
 from ..errors import S3Error
-from ..http import Request, Response, http_date
+from ..http import Request, Response, encode_headers, http_date
 from ..s3xml import Owner
 
 STORED_HEADERS = ("content-encoding", "content-disposition", "content-language", "cache-control", "expires")
@@ -74,8 +74,28 @@ _OVERRIDES = {"response-content-type": "content-type", "response-content-languag
               "response-content-encoding": "content-encoding"}
 
 
+_WIRE: dict[tuple, list[tuple[bytes, bytes]]] = {}
+
+
 def object_headers(resp: Response, info: ObjectInfo, req: Request) -> Response:
-    """The headers GET and HEAD answer with (response-* query overrides applied)."""
+    """The headers GET and HEAD answer with (response-* query overrides applied). Without
+    a query they are the same bytes for every request of an object version (a version id
+    is never reused): encoded once, then shared."""
+    if not req.query:
+        key = (info.bucket, info.key, info.version_id, info.etag, info.last_modified)
+        wire = _WIRE.get(key)
+        if wire is None:
+            if len(_WIRE) >= 4096:
+                _WIRE.clear()
+            plain = Response()
+            _object_headers(plain, info, req)
+            wire = _WIRE[key] = encode_headers(plain.headers)
+        resp.wire = wire
+        return resp
+    return _object_headers(resp, info, req)
+
+
+def _object_headers(resp: Response, info: ObjectInfo, req: Request) -> Response:
     resp.header("etag", f'"{info.etag}"')
     resp.header("last-modified", http_date(info.last_modified))
     resp.header("accept-ranges", "bytes")
