@@ -1,6 +1,6 @@
 """One command for issue 7's numbers: s3free against the raw Granian ceiling, side by side.
 
-    .venv/bin/python perf/run.py            (after `./dev test` or `./dev env`; ~6 minutes on 2 cores)
+    .venv/bin/python perf/run.py            (after `./dev test` or `./dev env`; ~7 minutes on 2 cores)
 
 1. the machine's ceilings: MD5 on one core; O_DIRECT 1 MiB sequential write/read on the
    filesystem holding the data;
@@ -8,7 +8,7 @@
    s3free (9 disk folders in a temp dir on that filesystem, RS(6,3)), same worker count,
    each driven by `s3free bench` with the same settings: 64 MiB PUT/GET at concurrency 4,
    4 KiB PUT/GET at concurrency 16;
-3. step 2 twice by default (`--rounds`), the second time s3free first (ABBA): this box's
+3. step 2 three times by default (`--rounds`), every other time s3free first (ABBA): this box's
    speed drifts by 10-20 % over minutes, and a ratio of two runs minutes apart inherits
    that; each round's ratio is taken side by side and the median of them is reported;
 4. a table, then one JSON line with the ratios, the measured figures (medians), the
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", default=tempfile.gettempdir(), help="where the temp dir with the 9 disks goes")
     ap.add_argument("--disk-mib", type=int, default=512, help="MiB written and read by the O_DIRECT probe")
     ap.add_argument("--out", help="also write every measurement (all bench JSON) to this file")
-    ap.add_argument("--rounds", type=int, default=2, help="ceiling/s3free rounds (ABBA order); medians are reported")
+    ap.add_argument("--rounds", type=int, default=3, help="ceiling/s3free rounds (ABBA order); medians are reported")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (server logs, data)")
     args = ap.parse_args(argv)
 
