@@ -244,13 +244,13 @@ def table(rows: list[dict], raw: dict, final: dict) -> str:
         "64 MiB GET data in page cache after the run: "
         + ("n/a" if raw.get("get_64m_cached_fraction") is None else f"{raw['get_64m_cached_fraction']:.0%}"),
         "",
-        f"{'test':<9}{'unit':>7}{'ceiling':>10}{'s3free':>10}{'ratio':>7}{'rounds':>12}{'ceil p99':>10}{'p99 ms':>9}"
+        f"{'test':<9}{'unit':>7}{'ceiling':>10}{'s3free':>10}{'ratio':>7}  {'rounds':<16}{'ceil p99':>8}{'p99 ms':>9}"
         f"{'cli cpu% c/s':>14}  {'target':<30}{'met':>4}",
     ]
     lines.append("-" * len(lines[-1]))
     for r in rows:
         lines.append(f"{r['name']:<9}{r['unit']:>7}{r['ceiling']:>10.1f}{r['s3free']:>10.1f}{r['ratio']:>7.2f}"
-                     f"{'/'.join(f'{x:.2f}' for x in r['ratios']):>12}{r['ceil_p99']:>10.2f}{r['p99']:>9.2f}{r['ceil_cpu']:>8.0f}/{r['cpu']:<5.0f}  "
+                     f"  {'/'.join(f'{x:.2f}' for x in r['ratios']):<16}{r['ceil_p99']:>8.2f}{r['p99']:>9.2f}{r['ceil_cpu']:>8.0f}/{r['cpu']:<5.0f}  "
                      f"{r['need']:<30}{'yes' if r['met'] else 'NO':>4}")
     return "\n".join(lines)
 
