@@ -65,6 +65,18 @@ def run(coro):
     return asyncio.run(coro)
 
 
+def with_layer(root, check, bucket: str = "b", **layer_kw) -> None:
+    """Open a layer under `root` with `bucket` made, run `await check(layer)`, close it."""
+    async def main():
+        layer = open_layer(root, **layer_kw)
+        try:
+            await layer.make_bucket(bucket, "o")
+            await check(layer)
+        finally:
+            await layer.close()
+    run(main())
+
+
 def disk_problems(layer) -> list[str]:
     """Check every live object's shards on disk directly (files, not the read path):
     headers, footers, every chunk's CRC; every copy of every small object's record."""
