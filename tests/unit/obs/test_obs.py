@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 
 import pytest
 
@@ -51,7 +52,7 @@ def test_progress_plain_lines_and_terminal_bar():
     ("0123ABCD", None, None, "GET", None, None, 403, 17, 0, None, 0.0, "AccessDenied"),
     ("0123ABCD", "::1", "PutObject", "PUT", "b", "\udcff-surrogate", 499, 10 ** 12, 0, "u", 12345.67, "x"),
 ])
-def test_the_access_line_is_what_the_generic_line_writer_writes(monkeypatch, fields):
+def test_the_access_line_is_what_the_json_formatter_writes(monkeypatch, fields):
     from s3free.obs import logging as obs_logging
 
     written = []
@@ -60,6 +61,8 @@ def test_the_access_line_is_what_the_generic_line_writer_writes(monkeypatch, fie
     names = ("request_id", "remote", "api", "method", "bucket", "key", "status", "bytes_in", "bytes_out", "user",
              "duration_ms", "error")
     obs_logging.write_access(*fields)
-    obs_logging.write_line("s3free.access", "info", "request", dict(zip(names, fields)))
-    assert written[0] == written[1] and written[0][0] == 2
+    record = logging.LogRecord("s3free.access", logging.INFO, __file__, 0, "request", None, None)
+    record.created, record.process, record.fields = 1764000000.5, os.getpid(), dict(zip(names, fields))
+    expected = (JsonFormatter().format(record) + "\n").encode("utf-8", "replace")
+    assert written == [(2, expected)]
     assert json.loads(written[0][1])["key"] == fields[5] or "\udcff" in fields[5]
