@@ -100,9 +100,10 @@ def parse_head(buf) -> Head:
     return Head(rtype, shard, k, m, meta_len, body_len, (hlc, node), body_crc, head_crc)
 
 
-def _checked(buf, verify_body: bool = True) -> tuple[Head, memoryview, memoryview]:
+def _checked(buf, verify_body: bool = True, shard: int | None = None) -> tuple[Head, memoryview, memoryview]:
     """(head, metadata bytes, body) of the record at the start of `buf`, its head and
-    metadata CRC verified (and its body's, unless told not to)."""
+    metadata CRC verified (and its body's, unless told not to; and that it is `shard`'s
+    copy, if given)."""
     view = memoryview(buf)
     head = parse_head(view)
     if len(view) < head.length:
@@ -113,21 +114,22 @@ def _checked(buf, verify_body: bool = True) -> tuple[Head, memoryview, memoryvie
     body = view[HEAD_LEN + head.meta_len:head.length]
     if verify_body and crc32c(body) != head.body_crc:
         raise RecordError("record body checksum mismatch")
+    if shard is not None and head.shard != shard:
+        raise RecordError(f"record belongs to disk {head.shard}, found on {shard}")
     return head, meta_bytes, body
 
 
 def verified_body(buf, shard: int) -> bytes:
     """The verified body of `shard`'s copy of the record at the start of `buf`, without
     decoding the metadata: a small GET needs only the k bodies."""
-    head, _, body = _checked(buf)
-    if head.shard != shard:
-        raise RecordError(f"record belongs to disk {head.shard}, found on {shard}")
+    _, _, body = _checked(buf, shard=shard)
     return bytes(body)
 
 
-def parse(buf, verify_body: bool = True) -> Record:
-    """Parse and verify one whole record from the start of `buf`."""
-    head, meta_bytes, body = _checked(buf, verify_body)
+def parse(buf, verify_body: bool = True, shard: int | None = None) -> Record:
+    """Parse and verify one whole record from the start of `buf` (if `shard` is given,
+    it must be that disk's copy)."""
+    head, meta_bytes, body = _checked(buf, verify_body, shard)
     try:
         meta = msgpack.unpackb(bytes(meta_bytes), raw=False)
     except Exception as exc:

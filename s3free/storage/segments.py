@@ -366,19 +366,18 @@ class SegmentLog:
 
     async def read(self, loc: Location, disks: list[int]) -> dict[int, records.Record | Exception]:
         """Read and verify the record at `loc` from each of `disks`."""
-        got = await self._read_copies(loc, disks)
-        return {d: buf if isinstance(buf, Exception) else _parse_copy(buf, d) for d, buf in got.items()}
+        return await self._read_each(loc, disks, records.parse)
 
     async def read_bodies(self, loc: Location, disks: list[int]) -> dict[int, bytes | Exception]:
         """Like read, but only each copy's verified body (no metadata decoding)."""
-        got = await self._read_copies(loc, disks)
-        out: dict[int, bytes | Exception] = {}
-        for d, buf in got.items():
-            if isinstance(buf, Exception):
-                out[d] = buf
-                continue
+        return await self._read_each(loc, disks, records.verified_body)
+
+    async def _read_each(self, loc: Location, disks: list[int], check) -> dict[int, object]:
+        """`check(bytes, disk)` of each copy read, or why that copy is unusable."""
+        out: dict[int, object] = {}
+        for d, buf in (await self._read_copies(loc, disks)).items():
             try:
-                out[d] = records.verified_body(buf, d)
+                out[d] = buf if isinstance(buf, Exception) else check(buf, shard=d)
             except records.RecordError as exc:
                 out[d] = exc
         return out
@@ -405,16 +404,6 @@ class SegmentLog:
             for d, op, err in zip(which, batch, ops.errors(batch, results)):
                 out[d] = err if err is not None else op[2]
         return out
-
-
-def _parse_copy(buf, disk: int) -> records.Record | records.RecordError:
-    try:
-        rec = records.parse(buf)
-    except records.RecordError as exc:
-        return exc
-    if rec.shard != disk:
-        return records.RecordError(f"record belongs to disk {rec.shard}, found on {disk}")
-    return rec
 
 
 def _close_later(fd: int, delay: float = 30.0) -> None:
