@@ -51,7 +51,6 @@ def authenticate(users: Users, scope: dict, header_pairs: list[tuple[bytes, byte
     return sigv4.verify_request(scope["method"], raw_path.decode("latin-1"), query, headers, now, users.lookup)
 
 
-
 def check_owner(bucket_owner: str, access_key: str, is_root: bool, bucket: str) -> None:
     if not is_root and bucket_owner != access_key:
         raise S3Error("AccessDenied", resource=f"/{bucket}")

@@ -17,7 +17,11 @@ MAX_USER_META = 2048
 def bucket_info(req: Request, name: str | None = None) -> BucketInfo:
     """The bucket the request names, if it exists and the caller may use it."""
     name = req.bucket if name is None else name
-    info = req.layer.bucket(name)
+    return usable_bucket(req, req.layer.bucket(name), name)
+
+
+def usable_bucket(req: Request, info: BucketInfo | None, name: str) -> BucketInfo:
+    """`info` (bucket `name` as looked up), if it exists and the caller may use it."""
     if info is None:
         raise S3Error("NoSuchBucket", resource=f"/{name}", BucketName=name)
     check_owner(info.owner, req.access_key, req.is_root, name)

@@ -54,8 +54,7 @@ async def upload_part(req: Request) -> Response:
         found.update(body.verify())
 
     part = await multipart.upload_part(req.layer, req.bucket, req.key, upload_id, number, body.chunks(),
-                                       hashers=body.hashers(), verify=verify,
-                                      size_hint=body.size_hint)
+                                       hashers=body.hashers(), verify=verify, size_hint=body.size_hint)
     resp = Response(200, [("etag", f'"{part.etag}"')])
     for name, value in found.items():
         resp.header(checksums.header_name(name), value)

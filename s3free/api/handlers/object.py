@@ -7,13 +7,12 @@ from s3free.objects.types import ObjectInfo
 
 from .. import checksums, s3xml
 from ..body import Body
-from ..auth import check_owner
 from ..errors import S3Error
 from ..http import Request, Response, xml
 from ..ranges import content_range, parse_range
 from ..router import check_key
 from .common import (bucket_info, check_conditions, check_version_id, object_headers, put_meta,
-                     refuse_unsupported_headers)
+                     refuse_unsupported_headers, usable_bucket)
 
 
 
@@ -58,9 +57,7 @@ def _read_plan(req: Request) -> tuple[ObjectInfo, tuple[int, int] | None]:
     check_key(req.key)
     check_version_id(req)
     bucket, info = req.layer.lookup(req.bucket, req.key)
-    if bucket is None:
-        raise S3Error("NoSuchBucket", resource=f"/{req.bucket}", BucketName=req.bucket)
-    check_owner(bucket.owner, req.access_key, req.is_root, req.bucket)
+    usable_bucket(req, bucket, req.bucket)
     if info is None:
         raise S3Error("NoSuchKey")
     check_conditions(info, req.headers)
