@@ -62,7 +62,7 @@ class Index:
         return txn.get(key, db=self.db[db])
 
     def get(self, txn, db: str, key: bytes):
-        raw = txn.get(key, db=self.db[db])
+        raw = self.get_raw(txn, db, key)
         return None if raw is None else unpack(raw)
 
     def put(self, txn, db: str, key: bytes, value) -> None:

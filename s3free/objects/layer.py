@@ -134,16 +134,14 @@ class ObjectLayer:
 
     def bucket(self, name: str) -> BucketInfo | None:
         with self.index.read() as txn:
-            info = self.index.get_bucket(txn, name)
-        if info is None:
-            return None
-        return BucketInfo(name, info["owner"], info["created"], info.get("loc", ""))
+            raw = self.index.get_raw(txn, "buckets", name.encode())
+        return None if raw is None else self._decoded.get(name, raw, _bucket_info)
 
     def list_buckets(self, owner: str | None = None) -> list[BucketInfo]:
         with self.index.read() as txn:
             items = self.index.buckets(txn)
-        return [BucketInfo(n, i["owner"], i["created"], i.get("loc", "")) for n, i in items
-                if owner is None or i["owner"] == owner]
+        infos = [_bucket_of(n, i) for n, i in items]
+        return [b for b in infos if owner is None or b.owner == owner]
 
     async def delete_bucket(self, name: str) -> None:
         with self.index.read() as txn:
@@ -550,9 +548,12 @@ class ObjectLayer:
         return objs, page.prefixes, page.truncated, page.next_marker
 
 
-def _bucket_info(name: str, raw: bytes) -> BucketInfo:
-    b = unpack(raw)
+def _bucket_of(name: str, b: dict) -> BucketInfo:
     return BucketInfo(name, b["owner"], b["created"], b.get("loc", ""))
+
+
+def _bucket_info(name: str, raw: bytes) -> BucketInfo:
+    return _bucket_of(name, unpack(raw))
 
 
 def _object_info(bucket: str, raw: bytes) -> ObjectInfo:
