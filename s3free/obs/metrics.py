@@ -184,12 +184,13 @@ def _add_counts(child, counts: list[int], total: float) -> None:
     except AttributeError:
         for bound, n in zip(_BOUNDS, counts):
             for _ in range(n):
-                child.observe(bound if bound != float("inf") else DURATION_BUCKETS[-1])
+                child.observe(bound if bound != float("inf") else 2 * DURATION_BUCKETS[-1])
         return
     for bucket, n in zip(buckets, counts):
         if n:
             bucket.inc(n)
     total_value.inc(total)
+
 
 class _NodeRegistry:
     """A one-collector registry for generate_latest (no global registration)."""

@@ -700,11 +700,12 @@ class PartReader:
         for b in blocks:
             base = b * g.block_size
             lo, hi = max(first - base, 0), min(last - base, g.block_len(b) - 1)
-            if g.piece_len(b) != g.disk_chunk_len(b) and run:
+            short = g.piece_len(b) != g.disk_chunk_len(b)
+            if short and run:
                 plan.append(run)
                 run = []
             run.append((b, lo, hi))
-            if len(run) == self.SPAN_BLOCKS or g.piece_len(b) != g.disk_chunk_len(b):
+            if len(run) == self.SPAN_BLOCKS or short:
                 plan.append(run)
                 run = []
         if run:
