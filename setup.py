@@ -1,4 +1,6 @@
 """Build the compiled core: ext/*.pyx -> s3free._native (one module, MagicStack style)."""
+from glob import glob
+
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
@@ -7,7 +9,9 @@ extensions = [
         "s3free._native",
         sources=["ext/native.pyx"],
         extra_compile_args=["-O3", "-fno-strict-aliasing"],
-        libraries=["dl"],
+        include_dirs=["ext"],
+        depends=sorted(glob("ext/*.h") + glob("ext/*.pxi") + glob("ext/*.pxd") + glob("ext/*.pyx")),
+        libraries=["dl", "m", "pthread"],
     )
 ]
 

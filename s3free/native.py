@@ -32,6 +32,8 @@ new_bytes = _native.new_bytes              # uninitialized bytes for pread_bytes
 pread_bytes = _native.pread_bytes          # a block's chunks read into bytes + their CRC32C, GIL released
 
 sigv4_verify_fast = _native.sigv4_verify_fast  # the common SigV4 request, or None: see ext/sigv4.pyx
+MD5 = _native.MD5                          # hashlib.md5's interface; concurrent streams share SIMD lanes
+md5_lane_stats = _native.md5_lane_stats    # (mixer passes, lanes they filled)
 
 
 def keep_buffers_mapped() -> bool:

@@ -1,0 +1,261 @@
+/* MD5 (RFC 1321) of several independent streams at once.
+ *
+ * Why: the ETag of every PUT is the MD5 of its body, and MD5 is one serial chain per
+ * stream, so one core hashes ~730 MiB/s however it is written. Streams are independent,
+ * though: eight of them fit the eight 32-bit lanes of one 256-bit vector, and each vector
+ * step costs about what a scalar step costs. Concurrent uploads in one process therefore
+ * share a "mixer": whoever hashes first also hashes the others' queued data, lane by lane,
+ * and newly arrived streams join between chunks. A lone stream runs the scalar code.
+ *
+ * Written from the RFC: four rounds of sixteen steps, T[i] = floor(|sin(i + 1)| * 2^32),
+ * little-endian words, padding 0x80 ... bit length.
+ */
+#ifndef S3FREE_MD5LANES_H
+#define S3FREE_MD5LANES_H
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MD5L_LANES 8
+#define MD5L_CHUNK_BLOCKS 1024        /* 64 KiB per lane between looks at the queue */
+#define MD5L_SOLO_BLOCKS 64           /* 4 KiB when alone: a returning stream joins soon */
+
+typedef uint32_t md5l_vec __attribute__((vector_size(4 * MD5L_LANES)));
+
+static uint32_t md5l_T[64];
+
+static void md5l_init(void)
+{
+    for (int i = 0; i < 64; i++)
+        md5l_T[i] = (uint32_t)(uint64_t)floor(fabs(sin((double)(i + 1))) * 4294967296.0);
+}
+
+#define MD5L_F(x, y, z) ((((y) ^ (z)) & (x)) ^ (z))
+#define MD5L_G(x, y, z) ((((x) ^ (y)) & (z)) ^ (y))
+#define MD5L_H(x, y, z) ((x) ^ (y) ^ (z))
+#define MD5L_I(x, y, z) ((y) ^ ((x) | ~(z)))
+#define MD5L_ROTL(x, s) (((x) << (s)) | ((x) >> (32 - (s))))
+/* a + X[k] + T[i] does not wait for the previous step: only F, one add, the rotate and
+ * the last add are on the chain that makes MD5 serial. */
+#define MD5L_STEP(f, a, b, c, d, k, s, i) \
+    do { a += X[k] + md5l_T[i]; a += f(b, c, d); a = b + MD5L_ROTL(a, s); } while (0)
+
+/* The 64 steps over words X[0..15], for scalars and vectors alike. */
+#define MD5L_ROUNDS                                                                           \
+    MD5L_STEP(MD5L_F, a, b, c, d, 0, 7, 0);   MD5L_STEP(MD5L_F, d, a, b, c, 1, 12, 1);          \
+    MD5L_STEP(MD5L_F, c, d, a, b, 2, 17, 2);  MD5L_STEP(MD5L_F, b, c, d, a, 3, 22, 3);          \
+    MD5L_STEP(MD5L_F, a, b, c, d, 4, 7, 4);   MD5L_STEP(MD5L_F, d, a, b, c, 5, 12, 5);          \
+    MD5L_STEP(MD5L_F, c, d, a, b, 6, 17, 6);  MD5L_STEP(MD5L_F, b, c, d, a, 7, 22, 7);          \
+    MD5L_STEP(MD5L_F, a, b, c, d, 8, 7, 8);   MD5L_STEP(MD5L_F, d, a, b, c, 9, 12, 9);          \
+    MD5L_STEP(MD5L_F, c, d, a, b, 10, 17, 10); MD5L_STEP(MD5L_F, b, c, d, a, 11, 22, 11);       \
+    MD5L_STEP(MD5L_F, a, b, c, d, 12, 7, 12); MD5L_STEP(MD5L_F, d, a, b, c, 13, 12, 13);        \
+    MD5L_STEP(MD5L_F, c, d, a, b, 14, 17, 14); MD5L_STEP(MD5L_F, b, c, d, a, 15, 22, 15);       \
+    MD5L_STEP(MD5L_G, a, b, c, d, 1, 5, 16);  MD5L_STEP(MD5L_G, d, a, b, c, 6, 9, 17);          \
+    MD5L_STEP(MD5L_G, c, d, a, b, 11, 14, 18); MD5L_STEP(MD5L_G, b, c, d, a, 0, 20, 19);        \
+    MD5L_STEP(MD5L_G, a, b, c, d, 5, 5, 20);  MD5L_STEP(MD5L_G, d, a, b, c, 10, 9, 21);         \
+    MD5L_STEP(MD5L_G, c, d, a, b, 15, 14, 22); MD5L_STEP(MD5L_G, b, c, d, a, 4, 20, 23);        \
+    MD5L_STEP(MD5L_G, a, b, c, d, 9, 5, 24);  MD5L_STEP(MD5L_G, d, a, b, c, 14, 9, 25);         \
+    MD5L_STEP(MD5L_G, c, d, a, b, 3, 14, 26); MD5L_STEP(MD5L_G, b, c, d, a, 8, 20, 27);         \
+    MD5L_STEP(MD5L_G, a, b, c, d, 13, 5, 28); MD5L_STEP(MD5L_G, d, a, b, c, 2, 9, 29);          \
+    MD5L_STEP(MD5L_G, c, d, a, b, 7, 14, 30); MD5L_STEP(MD5L_G, b, c, d, a, 12, 20, 31);        \
+    MD5L_STEP(MD5L_H, a, b, c, d, 5, 4, 32);  MD5L_STEP(MD5L_H, d, a, b, c, 8, 11, 33);         \
+    MD5L_STEP(MD5L_H, c, d, a, b, 11, 16, 34); MD5L_STEP(MD5L_H, b, c, d, a, 14, 23, 35);       \
+    MD5L_STEP(MD5L_H, a, b, c, d, 1, 4, 36);  MD5L_STEP(MD5L_H, d, a, b, c, 4, 11, 37);         \
+    MD5L_STEP(MD5L_H, c, d, a, b, 7, 16, 38); MD5L_STEP(MD5L_H, b, c, d, a, 10, 23, 39);        \
+    MD5L_STEP(MD5L_H, a, b, c, d, 13, 4, 40); MD5L_STEP(MD5L_H, d, a, b, c, 0, 11, 41);         \
+    MD5L_STEP(MD5L_H, c, d, a, b, 3, 16, 42); MD5L_STEP(MD5L_H, b, c, d, a, 6, 23, 43);         \
+    MD5L_STEP(MD5L_H, a, b, c, d, 9, 4, 44);  MD5L_STEP(MD5L_H, d, a, b, c, 12, 11, 45);        \
+    MD5L_STEP(MD5L_H, c, d, a, b, 15, 16, 46); MD5L_STEP(MD5L_H, b, c, d, a, 2, 23, 47);        \
+    MD5L_STEP(MD5L_I, a, b, c, d, 0, 6, 48);  MD5L_STEP(MD5L_I, d, a, b, c, 7, 10, 49);         \
+    MD5L_STEP(MD5L_I, c, d, a, b, 14, 15, 50); MD5L_STEP(MD5L_I, b, c, d, a, 5, 21, 51);        \
+    MD5L_STEP(MD5L_I, a, b, c, d, 12, 6, 52); MD5L_STEP(MD5L_I, d, a, b, c, 3, 10, 53);         \
+    MD5L_STEP(MD5L_I, c, d, a, b, 10, 15, 54); MD5L_STEP(MD5L_I, b, c, d, a, 1, 21, 55);        \
+    MD5L_STEP(MD5L_I, a, b, c, d, 8, 6, 56);  MD5L_STEP(MD5L_I, d, a, b, c, 15, 10, 57);        \
+    MD5L_STEP(MD5L_I, c, d, a, b, 6, 15, 58); MD5L_STEP(MD5L_I, b, c, d, a, 13, 21, 59);        \
+    MD5L_STEP(MD5L_I, a, b, c, d, 4, 6, 60);  MD5L_STEP(MD5L_I, d, a, b, c, 11, 10, 61);        \
+    MD5L_STEP(MD5L_I, c, d, a, b, 2, 15, 62); MD5L_STEP(MD5L_I, b, c, d, a, 9, 21, 63)
+
+/* One stream: `nblocks` 64-byte blocks into state[4]. */
+static void md5l_compress1(uint32_t *state, const unsigned char *p, size_t nblocks)
+{
+    uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
+    for (; nblocks; nblocks--, p += 64) {
+        uint32_t X[16];
+        memcpy(X, p, 64);                     /* x86-64 and aarch64 are little-endian */
+        uint32_t a0 = a, b0 = b, c0 = c, d0 = d;
+        MD5L_ROUNDS;
+        a += a0; b += b0; c += c0; d += d0;
+    }
+    state[0] = a; state[1] = b; state[2] = c; state[3] = d;
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define MD5L_SHUF(x, y, ...) __builtin_shuffle(x, y, (md5l_vec){__VA_ARGS__})
+#else
+#define MD5L_SHUF(x, y, ...) __builtin_shufflevector(x, y, __VA_ARGS__)
+#endif
+
+/* Transpose 8 rows of 8 words in place: 4x4 blocks, then 2x2, then single words. */
+static inline void md5l_transpose8(md5l_vec *r)
+{
+    md5l_vec a[8], b[8];
+    for (int i = 0; i < 4; i++) {
+        a[i] = MD5L_SHUF(r[i], r[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        a[i + 4] = MD5L_SHUF(r[i], r[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+    for (int base = 0; base < 8; base += 4)
+        for (int j = 0; j < 2; j++) {
+            b[base + j] = MD5L_SHUF(a[base + j], a[base + j + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            b[base + j + 2] = MD5L_SHUF(a[base + j], a[base + j + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        }
+    for (int base = 0; base < 8; base += 2) {
+        r[base] = MD5L_SHUF(b[base], b[base + 1], 0, 8, 2, 10, 4, 12, 6, 14);
+        r[base + 1] = MD5L_SHUF(b[base], b[base + 1], 1, 9, 3, 11, 5, 13, 7, 15);
+    }
+}
+
+/* Up to MD5L_LANES streams, `nblocks` blocks each; lane l reads p[l] (NULL: an idle lane,
+ * fed zeros, its state untouched). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#endif
+static void md5l_compress_lanes(uint32_t *const state[MD5L_LANES], const unsigned char *const p[MD5L_LANES],
+                                size_t nblocks)
+{
+    static const unsigned char zeros[64];
+    const unsigned char *src[MD5L_LANES];
+    size_t step[MD5L_LANES];
+    md5l_vec a, b, c, d;
+    for (int l = 0; l < MD5L_LANES; l++) {
+        src[l] = p[l] ? p[l] : zeros;
+        step[l] = p[l] ? 64 : 0;
+        a[l] = state[l] ? state[l][0] : 0;
+        b[l] = state[l] ? state[l][1] : 0;
+        c[l] = state[l] ? state[l][2] : 0;
+        d[l] = state[l] ? state[l][3] : 0;
+    }
+    for (size_t n = 0; n < nblocks; n++) {
+        md5l_vec X[16];
+        for (int l = 0; l < MD5L_LANES; l++) {     /* lane l's words 0-7 and 8-15 as rows */
+            memcpy(&X[l], src[l], 32);
+            memcpy(&X[8 + l], src[l] + 32, 32);
+            src[l] += step[l];
+        }
+        md5l_transpose8(X);                        /* now X[k][l] = word k of lane l */
+        md5l_transpose8(X + 8);
+        md5l_vec a0 = a, b0 = b, c0 = c, d0 = d;
+        MD5L_ROUNDS;
+        a += a0; b += b0; c += c0; d += d0;
+    }
+    for (int l = 0; l < MD5L_LANES; l++) {
+        if (state[l] == NULL)
+            continue;
+        state[l][0] = a[l]; state[l][1] = b[l]; state[l][2] = c[l]; state[l][3] = d[l];
+    }
+}
+
+/* -- the mixer: concurrent callers share the lanes ------------------------------------ */
+
+typedef struct md5l_job {
+    uint32_t *state;
+    const unsigned char *p;
+    size_t nblocks;                 /* left to hash */
+    int done;
+    struct md5l_job *next;
+} md5l_job;
+
+static pthread_mutex_t md5l_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t md5l_cv = PTHREAD_COND_INITIALIZER;
+static md5l_job *md5l_queue;        /* jobs not done yet, oldest first */
+static int md5l_busy;               /* someone is hashing the queue */
+static uint64_t md5l_passes, md5l_blocks;   /* 64-byte steps of the mixer, and the blocks they hashed */
+
+/* Hash the jobs' current chunk (called unlocked); returns the blocks each lane took. */
+static size_t md5l_run_chunk(md5l_job **jobs, int n)
+{
+    if (n == 1) {
+        size_t take = jobs[0]->nblocks < MD5L_SOLO_BLOCKS ? jobs[0]->nblocks : MD5L_SOLO_BLOCKS;
+        md5l_compress1(jobs[0]->state, jobs[0]->p, take);
+        jobs[0]->p += 64 * take;
+        jobs[0]->nblocks -= take;
+        return take;
+    }
+    size_t take = MD5L_CHUNK_BLOCKS;
+    for (int i = 0; i < n; i++)
+        if (jobs[i]->nblocks < take)
+            take = jobs[i]->nblocks;
+    uint32_t *state[MD5L_LANES] = {0};
+    const unsigned char *p[MD5L_LANES] = {0};
+    for (int i = 0; i < n; i++) {
+        state[i] = jobs[i]->state;
+        p[i] = jobs[i]->p;
+    }
+    md5l_compress_lanes(state, p, take);
+    for (int i = 0; i < n; i++) {
+        jobs[i]->p += 64 * take;
+        jobs[i]->nblocks -= take;
+    }
+    return take;
+}
+
+/* Hash `nblocks` blocks of `p` into `state`, sharing the work with concurrent callers.
+ * Call without the GIL. */
+static void md5l_mixed(uint32_t *state, const unsigned char *p, size_t nblocks)
+{
+    md5l_job job = {state, p, nblocks, nblocks == 0, NULL};
+    if (job.done)
+        return;
+    pthread_mutex_lock(&md5l_mu);
+    md5l_job **tail = &md5l_queue;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = &job;
+    while (!job.done) {
+        if (md5l_busy) {
+            pthread_cond_wait(&md5l_cv, &md5l_mu);
+            continue;
+        }
+        md5l_busy = 1;
+        while (!job.done) {
+            md5l_job *lanes[MD5L_LANES];
+            int n = 0;
+            for (md5l_job *j = md5l_queue; j && n < MD5L_LANES; j = j->next)
+                lanes[n++] = j;
+            pthread_mutex_unlock(&md5l_mu);
+            size_t took = md5l_run_chunk(lanes, n);
+            pthread_mutex_lock(&md5l_mu);
+            md5l_passes += took;
+            md5l_blocks += took * n;
+            int finished = 0;
+            for (md5l_job **at = &md5l_queue; *at;) {
+                if ((*at)->nblocks == 0) {
+                    (*at)->done = 1;
+                    *at = (*at)->next;
+                    finished = 1;
+                } else {
+                    at = &(*at)->next;
+                }
+            }
+            if (finished)
+                pthread_cond_broadcast(&md5l_cv);
+        }
+        md5l_busy = 0;
+        if (md5l_queue)
+            pthread_cond_broadcast(&md5l_cv);     /* hand the queue to a waiting caller */
+    }
+    pthread_mutex_unlock(&md5l_mu);
+}
+
+/* The mixer's 64-byte steps and the blocks they hashed: blocks / passes is how many
+ * streams shared a step on average (for metrics and tests). */
+static void md5l_stats(uint64_t *passes, uint64_t *blocks)
+{
+    pthread_mutex_lock(&md5l_mu);
+    *passes = md5l_passes;
+    *blocks = md5l_blocks;
+    pthread_mutex_unlock(&md5l_mu);
+}
+
+#endif
