@@ -17,10 +17,14 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #define MD5L_LANES 8
 #define MD5L_CHUNK_BLOCKS 1024        /* 64 KiB per lane between looks at the queue */
 #define MD5L_SOLO_BLOCKS 64           /* 4 KiB when alone: a returning stream joins soon */
+#define MD5L_RECENT 8                 /* streams remembered, to know whether a partner may come */
+#define MD5L_RECENT_NS 30000000LL     /* "another stream is active": seen in the last 30 ms */
+#define MD5L_PARTNER_NS 6000000LL     /* how long a lone job waits for one (6 ms) */
 
 typedef uint32_t md5l_vec __attribute__((vector_size(4 * MD5L_LANES)));
 
@@ -170,6 +174,8 @@ static pthread_mutex_t md5l_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t md5l_cv = PTHREAD_COND_INITIALIZER;
 static md5l_job *md5l_queue;        /* jobs not done yet, oldest first */
 static int md5l_busy;               /* someone is hashing the queue */
+static int md5l_waiting;            /* the hasher waits for a partner: wake it on arrival */
+static struct { const uint32_t *state; long long seen; } md5l_recent[MD5L_RECENT];
 static uint64_t md5l_passes, md5l_blocks;   /* 64-byte steps of the mixer, and the blocks they hashed */
 
 /* Hash the jobs' current chunk (called unlocked); returns the blocks each lane took. */
@@ -200,8 +206,38 @@ static size_t md5l_run_chunk(md5l_job **jobs, int n)
     return take;
 }
 
+static long long md5l_now(clockid_t clock)
+{
+    struct timespec t;
+    clock_gettime(clock, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* Note that `state`'s stream is active; true if another stream was active lately
+ * (called locked). */
+static int md5l_note_stream(const uint32_t *state)
+{
+    long long now = md5l_now(CLOCK_MONOTONIC);
+    int others = 0, mine = -1, oldest = 0;
+    for (int i = 0; i < MD5L_RECENT; i++) {
+        if (md5l_recent[i].state == state)
+            mine = i;
+        else if (md5l_recent[i].state && now - md5l_recent[i].seen < MD5L_RECENT_NS)
+            others = 1;
+        if (md5l_recent[i].seen < md5l_recent[oldest].seen)
+            oldest = i;
+    }
+    int slot = mine >= 0 ? mine : oldest;
+    md5l_recent[slot].state = state;
+    md5l_recent[slot].seen = now;
+    return others;
+}
+
 /* Hash `nblocks` blocks of `p` into `state`, sharing the work with concurrent callers.
- * Call without the GIL. */
+ * Call without the GIL. Two uploads in one process rarely reach their hash step at the
+ * same moment (each spends most of its time receiving and writing), so a lone job waits
+ * up to MD5L_PARTNER_NS for a partner when another stream was active lately: after that
+ * the streams' hash steps fall into step with each other. A lone upload never waits. */
 static void md5l_mixed(uint32_t *state, const unsigned char *p, size_t nblocks)
 {
     md5l_job job = {state, p, nblocks, nblocks == 0, NULL};
@@ -212,12 +248,23 @@ static void md5l_mixed(uint32_t *state, const unsigned char *p, size_t nblocks)
     while (*tail)
         tail = &(*tail)->next;
     *tail = &job;
+    int others = md5l_note_stream(state);
+    if (md5l_waiting)
+        pthread_cond_broadcast(&md5l_cv);
     while (!job.done) {
         if (md5l_busy) {
             pthread_cond_wait(&md5l_cv, &md5l_mu);
             continue;
         }
         md5l_busy = 1;
+        if (others && md5l_queue == &job && job.next == NULL) {
+            long long deadline = md5l_now(CLOCK_REALTIME) + MD5L_PARTNER_NS;
+            struct timespec until = {deadline / 1000000000LL, deadline % 1000000000LL};
+            md5l_waiting = 1;
+            while (job.next == NULL && pthread_cond_timedwait(&md5l_cv, &md5l_mu, &until) == 0)
+                ;
+            md5l_waiting = 0;
+        }
         while (!job.done) {
             md5l_job *lanes[MD5L_LANES];
             int n = 0;
