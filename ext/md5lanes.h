@@ -1,11 +1,12 @@
 /* MD5 (RFC 1321) of several independent streams at once.
  *
  * Why: the ETag of every PUT is the MD5 of its body, and MD5 is one serial chain per
- * stream, so one core hashes ~730 MiB/s however it is written. Streams are independent,
- * though: eight of them fit the eight 32-bit lanes of one 256-bit vector, and each vector
- * step costs about what a scalar step costs. Concurrent uploads in one process therefore
- * share a "mixer": whoever hashes first also hashes the others' queued data, lane by lane,
- * and newly arrived streams join between chunks. A lone stream runs the scalar code.
+ * stream, so one core hashes ~700 MiB/s of one stream however it is written: each step
+ * waits for the one before and most of the core's ALUs idle. Streams are independent,
+ * though: two interleaved scalar chains run at ~1.9x one (measured 696 -> 1,304 MiB/s),
+ * and three to eight fill the 32-bit lanes of a 256-bit vector (8 lanes: 3,600 MiB/s).
+ * Concurrent uploads in one process therefore share a "mixer": whoever hashes first also
+ * hashes the others' queued data, and newly arrived streams join between chunks.
  *
  * Written from the RFC: four rounds of sixteen steps, T[i] = floor(|sin(i + 1)| * 2^32),
  * little-endian words, padding 0x80 ... bit length.
@@ -47,39 +48,39 @@ static void md5l_init(void)
     do { a += X[k] + md5l_T[i]; a += f(b, c, d); a = b + MD5L_ROTL(a, s); } while (0)
 
 /* The 64 steps over words X[0..15], for scalars and vectors alike. */
-#define MD5L_ROUNDS                                                                           \
-    MD5L_STEP(MD5L_F, a, b, c, d, 0, 7, 0);   MD5L_STEP(MD5L_F, d, a, b, c, 1, 12, 1);          \
-    MD5L_STEP(MD5L_F, c, d, a, b, 2, 17, 2);  MD5L_STEP(MD5L_F, b, c, d, a, 3, 22, 3);          \
-    MD5L_STEP(MD5L_F, a, b, c, d, 4, 7, 4);   MD5L_STEP(MD5L_F, d, a, b, c, 5, 12, 5);          \
-    MD5L_STEP(MD5L_F, c, d, a, b, 6, 17, 6);  MD5L_STEP(MD5L_F, b, c, d, a, 7, 22, 7);          \
-    MD5L_STEP(MD5L_F, a, b, c, d, 8, 7, 8);   MD5L_STEP(MD5L_F, d, a, b, c, 9, 12, 9);          \
-    MD5L_STEP(MD5L_F, c, d, a, b, 10, 17, 10); MD5L_STEP(MD5L_F, b, c, d, a, 11, 22, 11);       \
-    MD5L_STEP(MD5L_F, a, b, c, d, 12, 7, 12); MD5L_STEP(MD5L_F, d, a, b, c, 13, 12, 13);        \
-    MD5L_STEP(MD5L_F, c, d, a, b, 14, 17, 14); MD5L_STEP(MD5L_F, b, c, d, a, 15, 22, 15);       \
-    MD5L_STEP(MD5L_G, a, b, c, d, 1, 5, 16);  MD5L_STEP(MD5L_G, d, a, b, c, 6, 9, 17);          \
-    MD5L_STEP(MD5L_G, c, d, a, b, 11, 14, 18); MD5L_STEP(MD5L_G, b, c, d, a, 0, 20, 19);        \
-    MD5L_STEP(MD5L_G, a, b, c, d, 5, 5, 20);  MD5L_STEP(MD5L_G, d, a, b, c, 10, 9, 21);         \
-    MD5L_STEP(MD5L_G, c, d, a, b, 15, 14, 22); MD5L_STEP(MD5L_G, b, c, d, a, 4, 20, 23);        \
-    MD5L_STEP(MD5L_G, a, b, c, d, 9, 5, 24);  MD5L_STEP(MD5L_G, d, a, b, c, 14, 9, 25);         \
-    MD5L_STEP(MD5L_G, c, d, a, b, 3, 14, 26); MD5L_STEP(MD5L_G, b, c, d, a, 8, 20, 27);         \
-    MD5L_STEP(MD5L_G, a, b, c, d, 13, 5, 28); MD5L_STEP(MD5L_G, d, a, b, c, 2, 9, 29);          \
-    MD5L_STEP(MD5L_G, c, d, a, b, 7, 14, 30); MD5L_STEP(MD5L_G, b, c, d, a, 12, 20, 31);        \
-    MD5L_STEP(MD5L_H, a, b, c, d, 5, 4, 32);  MD5L_STEP(MD5L_H, d, a, b, c, 8, 11, 33);         \
-    MD5L_STEP(MD5L_H, c, d, a, b, 11, 16, 34); MD5L_STEP(MD5L_H, b, c, d, a, 14, 23, 35);       \
-    MD5L_STEP(MD5L_H, a, b, c, d, 1, 4, 36);  MD5L_STEP(MD5L_H, d, a, b, c, 4, 11, 37);         \
-    MD5L_STEP(MD5L_H, c, d, a, b, 7, 16, 38); MD5L_STEP(MD5L_H, b, c, d, a, 10, 23, 39);        \
-    MD5L_STEP(MD5L_H, a, b, c, d, 13, 4, 40); MD5L_STEP(MD5L_H, d, a, b, c, 0, 11, 41);         \
-    MD5L_STEP(MD5L_H, c, d, a, b, 3, 16, 42); MD5L_STEP(MD5L_H, b, c, d, a, 6, 23, 43);         \
-    MD5L_STEP(MD5L_H, a, b, c, d, 9, 4, 44);  MD5L_STEP(MD5L_H, d, a, b, c, 12, 11, 45);        \
-    MD5L_STEP(MD5L_H, c, d, a, b, 15, 16, 46); MD5L_STEP(MD5L_H, b, c, d, a, 2, 23, 47);        \
-    MD5L_STEP(MD5L_I, a, b, c, d, 0, 6, 48);  MD5L_STEP(MD5L_I, d, a, b, c, 7, 10, 49);         \
-    MD5L_STEP(MD5L_I, c, d, a, b, 14, 15, 50); MD5L_STEP(MD5L_I, b, c, d, a, 5, 21, 51);        \
-    MD5L_STEP(MD5L_I, a, b, c, d, 12, 6, 52); MD5L_STEP(MD5L_I, d, a, b, c, 3, 10, 53);         \
-    MD5L_STEP(MD5L_I, c, d, a, b, 10, 15, 54); MD5L_STEP(MD5L_I, b, c, d, a, 1, 21, 55);        \
-    MD5L_STEP(MD5L_I, a, b, c, d, 8, 6, 56);  MD5L_STEP(MD5L_I, d, a, b, c, 15, 10, 57);        \
-    MD5L_STEP(MD5L_I, c, d, a, b, 6, 15, 58); MD5L_STEP(MD5L_I, b, c, d, a, 13, 21, 59);        \
-    MD5L_STEP(MD5L_I, a, b, c, d, 4, 6, 60);  MD5L_STEP(MD5L_I, d, a, b, c, 11, 10, 61);        \
-    MD5L_STEP(MD5L_I, c, d, a, b, 2, 15, 62); MD5L_STEP(MD5L_I, b, c, d, a, 9, 21, 63)
+#define MD5L_ROUNDS(STEP)                                                                     \
+    STEP(MD5L_F, a, b, c, d, 0, 7, 0);   STEP(MD5L_F, d, a, b, c, 1, 12, 1);          \
+    STEP(MD5L_F, c, d, a, b, 2, 17, 2);  STEP(MD5L_F, b, c, d, a, 3, 22, 3);          \
+    STEP(MD5L_F, a, b, c, d, 4, 7, 4);   STEP(MD5L_F, d, a, b, c, 5, 12, 5);          \
+    STEP(MD5L_F, c, d, a, b, 6, 17, 6);  STEP(MD5L_F, b, c, d, a, 7, 22, 7);          \
+    STEP(MD5L_F, a, b, c, d, 8, 7, 8);   STEP(MD5L_F, d, a, b, c, 9, 12, 9);          \
+    STEP(MD5L_F, c, d, a, b, 10, 17, 10); STEP(MD5L_F, b, c, d, a, 11, 22, 11);       \
+    STEP(MD5L_F, a, b, c, d, 12, 7, 12); STEP(MD5L_F, d, a, b, c, 13, 12, 13);        \
+    STEP(MD5L_F, c, d, a, b, 14, 17, 14); STEP(MD5L_F, b, c, d, a, 15, 22, 15);       \
+    STEP(MD5L_G, a, b, c, d, 1, 5, 16);  STEP(MD5L_G, d, a, b, c, 6, 9, 17);          \
+    STEP(MD5L_G, c, d, a, b, 11, 14, 18); STEP(MD5L_G, b, c, d, a, 0, 20, 19);        \
+    STEP(MD5L_G, a, b, c, d, 5, 5, 20);  STEP(MD5L_G, d, a, b, c, 10, 9, 21);         \
+    STEP(MD5L_G, c, d, a, b, 15, 14, 22); STEP(MD5L_G, b, c, d, a, 4, 20, 23);        \
+    STEP(MD5L_G, a, b, c, d, 9, 5, 24);  STEP(MD5L_G, d, a, b, c, 14, 9, 25);         \
+    STEP(MD5L_G, c, d, a, b, 3, 14, 26); STEP(MD5L_G, b, c, d, a, 8, 20, 27);         \
+    STEP(MD5L_G, a, b, c, d, 13, 5, 28); STEP(MD5L_G, d, a, b, c, 2, 9, 29);          \
+    STEP(MD5L_G, c, d, a, b, 7, 14, 30); STEP(MD5L_G, b, c, d, a, 12, 20, 31);        \
+    STEP(MD5L_H, a, b, c, d, 5, 4, 32);  STEP(MD5L_H, d, a, b, c, 8, 11, 33);         \
+    STEP(MD5L_H, c, d, a, b, 11, 16, 34); STEP(MD5L_H, b, c, d, a, 14, 23, 35);       \
+    STEP(MD5L_H, a, b, c, d, 1, 4, 36);  STEP(MD5L_H, d, a, b, c, 4, 11, 37);         \
+    STEP(MD5L_H, c, d, a, b, 7, 16, 38); STEP(MD5L_H, b, c, d, a, 10, 23, 39);        \
+    STEP(MD5L_H, a, b, c, d, 13, 4, 40); STEP(MD5L_H, d, a, b, c, 0, 11, 41);         \
+    STEP(MD5L_H, c, d, a, b, 3, 16, 42); STEP(MD5L_H, b, c, d, a, 6, 23, 43);         \
+    STEP(MD5L_H, a, b, c, d, 9, 4, 44);  STEP(MD5L_H, d, a, b, c, 12, 11, 45);        \
+    STEP(MD5L_H, c, d, a, b, 15, 16, 46); STEP(MD5L_H, b, c, d, a, 2, 23, 47);        \
+    STEP(MD5L_I, a, b, c, d, 0, 6, 48);  STEP(MD5L_I, d, a, b, c, 7, 10, 49);         \
+    STEP(MD5L_I, c, d, a, b, 14, 15, 50); STEP(MD5L_I, b, c, d, a, 5, 21, 51);        \
+    STEP(MD5L_I, a, b, c, d, 12, 6, 52); STEP(MD5L_I, d, a, b, c, 3, 10, 53);         \
+    STEP(MD5L_I, c, d, a, b, 10, 15, 54); STEP(MD5L_I, b, c, d, a, 1, 21, 55);        \
+    STEP(MD5L_I, a, b, c, d, 8, 6, 56);  STEP(MD5L_I, d, a, b, c, 15, 10, 57);        \
+    STEP(MD5L_I, c, d, a, b, 6, 15, 58); STEP(MD5L_I, b, c, d, a, 13, 21, 59);        \
+    STEP(MD5L_I, a, b, c, d, 4, 6, 60);  STEP(MD5L_I, d, a, b, c, 11, 10, 61);        \
+    STEP(MD5L_I, c, d, a, b, 2, 15, 62); STEP(MD5L_I, b, c, d, a, 9, 21, 63)
 
 /* One stream: `nblocks` 64-byte blocks into state[4]. */
 static void md5l_compress1(uint32_t *state, const unsigned char *p, size_t nblocks)
@@ -89,7 +90,7 @@ static void md5l_compress1(uint32_t *state, const unsigned char *p, size_t nbloc
         uint32_t X[16];
         memcpy(X, p, 64);                     /* x86-64 and aarch64 are little-endian */
         uint32_t a0 = a, b0 = b, c0 = c, d0 = d;
-        MD5L_ROUNDS;
+        MD5L_ROUNDS(MD5L_STEP);
         a += a0; b += b0; c += c0; d += d0;
     }
     state[0] = a; state[1] = b; state[2] = c; state[3] = d;
@@ -118,6 +119,33 @@ static inline void md5l_transpose8(md5l_vec *r)
         r[base] = MD5L_SHUF(b[base], b[base + 1], 0, 8, 2, 10, 4, 12, 6, 14);
         r[base + 1] = MD5L_SHUF(b[base], b[base + 1], 1, 9, 3, 11, 5, 13, 7, 15);
     }
+}
+
+/* Two streams in one pass: two independent scalar chains, interleaved, so the core runs
+ * them side by side (each chain alone leaves most of its ALUs idle). */
+#define MD5L_STEP2(f, a, b, c, d, k, s, i)                                        \
+    do {                                                                          \
+        a##1 += X1[k] + md5l_T[i]; a##2 += X2[k] + md5l_T[i];                     \
+        a##1 += f(b##1, c##1, d##1); a##2 += f(b##2, c##2, d##2);                 \
+        a##1 = b##1 + MD5L_ROTL(a##1, s); a##2 = b##2 + MD5L_ROTL(a##2, s);       \
+    } while (0)
+
+static void md5l_compress2(uint32_t *s1, const unsigned char *p1, uint32_t *s2, const unsigned char *p2,
+                           size_t nblocks)
+{
+    uint32_t a1 = s1[0], b1 = s1[1], c1 = s1[2], d1 = s1[3];
+    uint32_t a2 = s2[0], b2 = s2[1], c2 = s2[2], d2 = s2[3];
+    for (; nblocks; nblocks--, p1 += 64, p2 += 64) {
+        uint32_t X1[16], X2[16];
+        memcpy(X1, p1, 64);
+        memcpy(X2, p2, 64);
+        uint32_t a10 = a1, b10 = b1, c10 = c1, d10 = d1, a20 = a2, b20 = b2, c20 = c2, d20 = d2;
+        MD5L_ROUNDS(MD5L_STEP2);
+        a1 += a10; b1 += b10; c1 += c10; d1 += d10;
+        a2 += a20; b2 += b20; c2 += c20; d2 += d20;
+    }
+    s1[0] = a1; s1[1] = b1; s1[2] = c1; s1[3] = d1;
+    s2[0] = a2; s2[1] = b2; s2[2] = c2; s2[3] = d2;
 }
 
 /* Up to MD5L_LANES streams, `nblocks` blocks each; lane l reads p[l] (NULL: an idle lane,
@@ -150,7 +178,7 @@ static void md5l_compress_lanes(uint32_t *const state[MD5L_LANES], const unsigne
         md5l_transpose8(X);                        /* now X[k][l] = word k of lane l */
         md5l_transpose8(X + 8);
         md5l_vec a0 = a, b0 = b, c0 = c, d0 = d;
-        MD5L_ROUNDS;
+        MD5L_ROUNDS(MD5L_STEP);
         a += a0; b += b0; c += c0; d += d0;
     }
     for (int l = 0; l < MD5L_LANES; l++) {
@@ -192,6 +220,14 @@ static size_t md5l_run_chunk(md5l_job **jobs, int n)
     for (int i = 0; i < n; i++)
         if (jobs[i]->nblocks < take)
             take = jobs[i]->nblocks;
+    if (n == 2) {
+        md5l_compress2(jobs[0]->state, jobs[0]->p, jobs[1]->state, jobs[1]->p, take);
+        for (int i = 0; i < 2; i++) {
+            jobs[i]->p += 64 * take;
+            jobs[i]->nblocks -= take;
+        }
+        return take;
+    }
     uint32_t *state[MD5L_LANES] = {0};
     const unsigned char *p[MD5L_LANES] = {0};
     for (int i = 0; i < n; i++) {
