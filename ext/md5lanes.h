@@ -195,11 +195,11 @@ typedef struct md5l_job {
     const unsigned char *p;
     size_t nblocks;                 /* left to hash */
     int done;
+    pthread_cond_t wake;            /* its owner sleeps here: done, or the mixer is free */
     struct md5l_job *next;
 } md5l_job;
 
 static pthread_mutex_t md5l_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t md5l_cv = PTHREAD_COND_INITIALIZER;
 static md5l_job *md5l_queue;        /* jobs not done yet, oldest first */
 static int md5l_busy;               /* someone is hashing the queue */
 static int md5l_waiting;            /* the hasher waits for a partner: wake it on arrival */
@@ -276,9 +276,9 @@ static int md5l_note_stream(const uint32_t *state)
  * the streams' hash steps fall into step with each other. A lone upload never waits. */
 static void md5l_mixed(uint32_t *state, const unsigned char *p, size_t nblocks)
 {
-    md5l_job job = {state, p, nblocks, nblocks == 0, NULL};
-    if (job.done)
+    if (nblocks == 0)
         return;
+    md5l_job job = {state, p, nblocks, 0, PTHREAD_COND_INITIALIZER, NULL};
     pthread_mutex_lock(&md5l_mu);
     md5l_job **tail = &md5l_queue;
     while (*tail)
@@ -286,10 +286,10 @@ static void md5l_mixed(uint32_t *state, const unsigned char *p, size_t nblocks)
     *tail = &job;
     int others = md5l_note_stream(state);
     if (md5l_waiting)
-        pthread_cond_broadcast(&md5l_cv);
+        pthread_cond_signal(&md5l_queue->wake);   /* the head is the hasher waiting for a partner */
     while (!job.done) {
         if (md5l_busy) {
-            pthread_cond_wait(&md5l_cv, &md5l_mu);
+            pthread_cond_wait(&job.wake, &md5l_mu);
             continue;
         }
         md5l_busy = 1;
@@ -297,7 +297,7 @@ static void md5l_mixed(uint32_t *state, const unsigned char *p, size_t nblocks)
             long long deadline = md5l_now(CLOCK_REALTIME) + MD5L_PARTNER_NS;
             struct timespec until = {deadline / 1000000000LL, deadline % 1000000000LL};
             md5l_waiting = 1;
-            while (job.next == NULL && pthread_cond_timedwait(&md5l_cv, &md5l_mu, &until) == 0)
+            while (job.next == NULL && pthread_cond_timedwait(&job.wake, &md5l_mu, &until) == 0)
                 ;
             md5l_waiting = 0;
         }
@@ -311,24 +311,24 @@ static void md5l_mixed(uint32_t *state, const unsigned char *p, size_t nblocks)
             pthread_mutex_lock(&md5l_mu);
             md5l_passes += took;
             md5l_blocks += took * n;
-            int finished = 0;
             for (md5l_job **at = &md5l_queue; *at;) {
-                if ((*at)->nblocks == 0) {
-                    (*at)->done = 1;
-                    *at = (*at)->next;
-                    finished = 1;
+                md5l_job *j = *at;
+                if (j->nblocks == 0) {
+                    *at = j->next;
+                    j->done = 1;
+                    if (j != &job)
+                        pthread_cond_signal(&j->wake);
                 } else {
-                    at = &(*at)->next;
+                    at = &j->next;
                 }
             }
-            if (finished)
-                pthread_cond_broadcast(&md5l_cv);
         }
         md5l_busy = 0;
         if (md5l_queue)
-            pthread_cond_broadcast(&md5l_cv);     /* hand the queue to a waiting caller */
+            pthread_cond_signal(&md5l_queue->wake);   /* hand the mixer to the oldest waiter */
     }
     pthread_mutex_unlock(&md5l_mu);
+    pthread_cond_destroy(&job.wake);
 }
 
 /* The mixer's 64-byte steps and the blocks they hashed: blocks / passes is how many
