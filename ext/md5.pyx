@@ -7,6 +7,7 @@ cdef extern from "md5lanes.h" nogil:
     void md5l_init()
     void md5l_compress1(uint32_t* state, const unsigned char* p, size_t nblocks)
     void md5l_mixed(uint32_t* state, const unsigned char* p, size_t nblocks)
+    void md5l_forget(const uint32_t* state)
     void md5l_stats(uint64_t* passes, uint64_t* blocks)
 
 md5l_init()
@@ -34,6 +35,10 @@ cdef class MD5:
         self._length = 0
         self._ntail = 0
         self._busy = False
+
+    def __dealloc__(self):
+        if self._length >= _MIX_MIN:      # it may have been seen by the mixer
+            md5l_forget(self._state)
 
     def __init__(self, data=None):
         if data is not None:

@@ -24,7 +24,7 @@
 #define MD5L_CHUNK_BLOCKS 1024        /* 64 KiB per lane between looks at the queue */
 #define MD5L_SOLO_BLOCKS 64           /* 4 KiB when alone: a returning stream joins soon */
 #define MD5L_RECENT 8                 /* streams remembered, to know whether a partner may come */
-#define MD5L_RECENT_NS 30000000LL     /* "another stream is active": seen in the last 30 ms */
+#define MD5L_RECENT_NS 10000000LL     /* "another stream is active": seen in the last 10 ms */
 #define MD5L_PARTNER_NS 6000000LL     /* how long a lone job waits for one (6 ms) */
 
 typedef uint32_t md5l_vec __attribute__((vector_size(4 * MD5L_LANES)));
@@ -269,11 +269,22 @@ static int md5l_note_stream(const uint32_t *state)
     return others;
 }
 
+/* A stream has ended: it is no partner to wait for (called by its owner when freed). */
+static void md5l_forget(const uint32_t *state)
+{
+    pthread_mutex_lock(&md5l_mu);
+    for (int i = 0; i < MD5L_RECENT; i++)
+        if (md5l_recent[i].state == state)
+            md5l_recent[i].state = NULL;
+    pthread_mutex_unlock(&md5l_mu);
+}
+
 /* Hash `nblocks` blocks of `p` into `state`, sharing the work with concurrent callers.
  * Call without the GIL. Two uploads in one process rarely reach their hash step at the
  * same moment (each spends most of its time receiving and writing), so a lone job waits
- * up to MD5L_PARTNER_NS for a partner when another stream was active lately: after that
- * the streams' hash steps fall into step with each other. A lone upload never waits. */
+ * up to MD5L_PARTNER_NS for a partner when another live stream was fed in the last
+ * MD5L_RECENT_NS: after that the streams' hash steps fall into step with each other. A
+ * lone upload never waits, and one slower than a 1 MiB block per 10 ms is no partner. */
 static void md5l_mixed(uint32_t *state, const unsigned char *p, size_t nblocks)
 {
     if (nblocks == 0)
