@@ -38,8 +38,8 @@ static void md5l_init(void)
 }
 
 #define MD5L_F(x, y, z) ((((y) ^ (z)) & (x)) ^ (z))
-#define MD5L_G(x, y, z) ((((x) ^ (y)) & (z)) ^ (y))
-#define MD5L_H(x, y, z) ((x) ^ (y) ^ (z))
+#define MD5L_G(x, y, z) (((x) & (z)) + ((y) & ~(z)))   /* disjoint bits: + is |, and the y & ~z half is off the chain */
+#define MD5L_H(x, y, z) ((x) ^ ((y) ^ (z)))          /* y ^ z is off the chain */
 #define MD5L_I(x, y, z) ((y) ^ ((x) | ~(z)))
 #define MD5L_ROTL(x, s) (((x) << (s)) | ((x) >> (32 - (s))))
 /* a + X[k] + T[i] does not wait for the previous step: only F, one add, the rotate and
