@@ -19,7 +19,7 @@ from s3free import clock
 from s3free.ioengine import IOEngine, open_engine
 from s3free.meta import keys as K
 from s3free.meta.index import Index, Listing, unpack
-from s3free.native import BufferPool, RSCodec
+from s3free.native import MD5, BufferPool, RSCodec
 from s3free.objects import errors as E
 from s3free.objects.cache import DecodedRecords, SmallCache
 from s3free.objects.types import BucketInfo, ObjectInfo, PutMeta
@@ -188,7 +188,7 @@ class ObjectLayer:
             self._check_preconditions(self.index.get_object(txn, bucket, key), if_match, if_none_match)
         version = clock.uuid7()
         stamp = clock.stamp()
-        md5 = hashlib.md5()
+        md5 = MD5()       # concurrent uploads share its SIMD lanes (ext/md5lanes.h)
         hs = [md5] + list(hashers or [])
         small = bytearray()
         it = aiter(body)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
 
 from s3free import clock
+from s3free.native import MD5
 from s3free.objects import errors as E
 from s3free.objects.types import ObjectInfo, PartEntry, PutMeta, UploadInfo
 from s3free.storage import records
@@ -52,7 +53,7 @@ async def upload_part(layer, bucket: str, key: str, upload_id: str, number: int,
         raise E.InvalidPart(f"part number {number} outside 1..{MAX_PARTS}")
     with layer.index.read() as txn:
         up = _upload(layer, txn, bucket, key, upload_id)
-    md5 = hashlib.md5()
+    md5 = MD5()
     stamp = clock.stamp()
     part = await layer._write_part(bucket, key, uuid.UUID(up["v"]), stamp, PutMeta(up["ct"], up["um"]), number,
                                    aiter(body), [md5] + list(hashers or []), upload_id=upload_id, verify=verify,
