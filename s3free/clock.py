@@ -10,16 +10,20 @@ import uuid
 _lock = threading.Lock()
 _last = 0
 _node = 0
-_pid = 0
+
+
+def _draw_node() -> None:
+    global _node
+    _node = int.from_bytes(os.urandom(8), "little") & 0x7FFF_FFFF_FFFF_FFFF
 
 
 def node_id() -> int:
-    """A random 63-bit id for this process (re-drawn after fork)."""
-    global _node, _pid
-    if _pid != os.getpid():
-        _pid = os.getpid()
-        _node = int.from_bytes(os.urandom(8), "little") & 0x7FFF_FFFF_FFFF_FFFF
+    """A random 63-bit id for this process (re-drawn in a forked child: no getpid per call)."""
     return _node
+
+
+_draw_node()
+os.register_at_fork(after_in_child=_draw_node)
 
 
 def hlc_now() -> int:

@@ -114,6 +114,7 @@ class SegmentLog:
         self._seq = 0
         self._segment: str | None = None
         self._fds: dict[int, int] = {}
+        self._names: dict[int, str] = {}     # disk -> the open segment's file name (for errors)
         self._size = 0
         self._allocated = 0          # bytes preallocated in the open segment's files
         self._tails: dict[int, bytes] = {}   # disk -> bytes of its partial last page
@@ -178,6 +179,7 @@ class SegmentLog:
             path = segment_path(self.disks, d, self._segment)
             try:
                 self._fds[d] = _open_journal(path)
+                self._names[d] = str(path)
                 _fsync_dir(path.parent)
             except OSError as exc:
                 self.disks.mark_offline(d, f"cannot create segment {path}: {exc.strerror}")
@@ -259,7 +261,7 @@ class SegmentLog:
                 view[at:at + len(rec)] = rec
                 at += len(rec)
             bufs[d] = buf
-        io = [ops.write(self._fds[d], bufs[d], start, str(segment_path(self.disks, d, self._segment)))
+        io = [ops.write(self._fds[d], bufs[d], start, self._names[d])
               for d in disks]
         errs = ops.errors(io, self.engine.run(io))
         failed = [d for d, err in zip(disks, errs) if err]
