@@ -12,7 +12,9 @@ cdef extern from "md5lanes.h" nogil:
 
 md5l_init()
 
-cdef Py_ssize_t _MIX_MIN = 65536     # smaller updates: scalar, with the GIL (not worth a hand-off)
+cdef Py_ssize_t _MD5_NOGIL_MIN = 16384       # smaller updates keep the GIL (cheaper than a hand-off)
+cdef Py_ssize_t _MD5_MIX_MIN = 256 * 1024    # smaller ones never wait for or hash with other streams:
+                                         # e.g. a small PUT's body, hashed on the event loop
 
 
 cdef class MD5:
@@ -37,7 +39,7 @@ cdef class MD5:
         self._busy = False
 
     def __dealloc__(self):
-        if self._length >= _MIX_MIN:      # it may have been seen by the mixer
+        if self._length >= _MD5_MIX_MIN:      # it may have been seen by the mixer
             md5l_forget(self._state)
 
     def __init__(self, data=None):
@@ -50,8 +52,12 @@ cdef class MD5:
         cdef Py_ssize_t n, take, whole
         if self._busy:
             raise RuntimeError("MD5.update called while another update of the same object runs")
-        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         self._busy = True
+        try:
+            PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        except BaseException:
+            self._busy = False
+            raise
         try:
             p = <const unsigned char*>view.buf
             n = view.len
@@ -66,9 +72,12 @@ cdef class MD5:
                     md5l_compress1(self._state, self._tail, 1)
                     self._ntail = 0
             whole = n // 64
-            if whole >= _MIX_MIN // 64:
+            if whole >= _MD5_MIX_MIN // 64:
                 with nogil:
                     md5l_mixed(self._state, p, whole)
+            elif whole >= _MD5_NOGIL_MIN // 64:
+                with nogil:
+                    md5l_compress1(self._state, p, whole)
             elif whole:
                 md5l_compress1(self._state, p, whole)
             p += whole * 64
@@ -83,6 +92,8 @@ cdef class MD5:
     def digest(self):
         if self._busy:
             raise RuntimeError("MD5.digest called while an update runs")
+        if self._length >= _MD5_MIX_MIN:      # done (or nearly): no partner for other streams now
+            md5l_forget(self._state)
         cdef uint32_t state[4]
         cdef unsigned char last[128]
         cdef Py_ssize_t n = self._ntail, i
@@ -116,7 +127,7 @@ cdef class MD5:
 
 def md5_lane_stats():
     """(the mixer's 64-byte steps, the blocks they hashed): blocks ÷ steps is how many
-    streams shared a step on average. Updates under 64 KiB are not counted."""
+    streams shared a step on average. Updates under 256 KiB are not counted."""
     cdef uint64_t passes = 0, blocks = 0
     md5l_stats(&passes, &blocks)
     return passes, blocks

@@ -20,21 +20,35 @@
 #include <string.h>
 #include <time.h>
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "md5lanes.h loads little-endian words with memcpy: add a byte swap for this target"
+#endif
+
 #define MD5L_LANES 8
 #define MD5L_CHUNK_BLOCKS 1024        /* 64 KiB per lane between looks at the queue */
 #define MD5L_SOLO_BLOCKS 64           /* 4 KiB when alone: a returning stream joins soon */
 #define MD5L_RECENT 8                 /* streams remembered, to know whether a partner may come */
 #define MD5L_RECENT_NS 10000000LL     /* "another stream is active": seen in the last 10 ms */
-#define MD5L_PARTNER_NS 6000000LL     /* how long a lone job waits for one (6 ms) */
+#define MD5L_PARTNER_NS 6000000LL     /* the longest a lone job waits for one (6 ms) */
+#define MD5L_WAIT_BLOCK_NS 30         /* a stream earns this much waiting per block it brings */
+                                      /* (~1/3 of hashing it alone): a slower partner costs */
+                                      /* a fast stream at most about a third of its speed */
 
 typedef uint32_t md5l_vec __attribute__((vector_size(4 * MD5L_LANES)));
 
 static uint32_t md5l_T[64];
+static void md5l_atfork_prepare(void);
+static void md5l_atfork_parent(void);
+static void md5l_atfork_child(void);
+static pthread_condattr_t md5l_condattr;     /* waits measured on CLOCK_MONOTONIC */
 
 static void md5l_init(void)
 {
-    for (int i = 0; i < 64; i++)
+    for (int i = 0; i < 64; i++)    /* exact in double precision: no |sin| lies near a 2^-32 step */
         md5l_T[i] = (uint32_t)(uint64_t)floor(fabs(sin((double)(i + 1))) * 4294967296.0);
+    pthread_condattr_init(&md5l_condattr);
+    pthread_condattr_setclock(&md5l_condattr, CLOCK_MONOTONIC);
+    pthread_atfork(md5l_atfork_prepare, md5l_atfork_parent, md5l_atfork_child);
 }
 
 #define MD5L_F(x, y, z) ((((y) ^ (z)) & (x)) ^ (z))
@@ -150,7 +164,7 @@ static void md5l_compress2(uint32_t *s1, const unsigned char *p1, uint32_t *s2, 
 
 /* Up to MD5L_LANES streams, `nblocks` blocks each; lane l reads p[l] (NULL: an idle lane,
  * fed zeros, its state untouched). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && defined(__GLIBC__)
 __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #endif
 static void md5l_compress_lanes(uint32_t *const state[MD5L_LANES], const unsigned char *const p[MD5L_LANES],
@@ -203,7 +217,12 @@ static pthread_mutex_t md5l_mu = PTHREAD_MUTEX_INITIALIZER;
 static md5l_job *md5l_queue;        /* jobs not done yet, oldest first */
 static int md5l_busy;               /* someone is hashing the queue */
 static int md5l_waiting;            /* the hasher waits for a partner: wake it on arrival */
-static struct { const uint32_t *state; long long seen; } md5l_recent[MD5L_RECENT];
+static struct {
+    const uint32_t *state;
+    long long seen;                 /* when it was last fed (CLOCK_MONOTONIC ns) */
+    pthread_t feeder;               /* by which thread: a thread is no partner of itself */
+    long long budget;               /* ns it may still spend waiting for partners */
+} md5l_recent[MD5L_RECENT];
 static uint64_t md5l_passes, md5l_blocks;   /* 64-byte steps of the mixer, and the blocks they hashed */
 
 /* Hash the jobs' current chunk (called unlocked); returns the blocks each lane took. */
@@ -249,27 +268,43 @@ static long long md5l_now(clockid_t clock)
     return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-/* Note that `state`'s stream is active; true if another stream was active lately
+/* Note that `state`'s stream is fed now; returns its slot in md5l_recent and sets
+ * *others if another stream, fed lately by another thread, may come to share the work
  * (called locked). */
-static int md5l_note_stream(const uint32_t *state)
+static int md5l_note_stream(const uint32_t *state, int *others)
 {
     long long now = md5l_now(CLOCK_MONOTONIC);
-    int others = 0, mine = -1, oldest = 0;
+    pthread_t self = pthread_self();
+    int mine = -1, oldest = 0;
+    *others = 0;
     for (int i = 0; i < MD5L_RECENT; i++) {
         if (md5l_recent[i].state == state)
             mine = i;
-        else if (md5l_recent[i].state && now - md5l_recent[i].seen < MD5L_RECENT_NS)
-            others = 1;
+        else if (md5l_recent[i].state && now - md5l_recent[i].seen < MD5L_RECENT_NS
+                 && !pthread_equal(md5l_recent[i].feeder, self))
+            *others = 1;
         if (md5l_recent[i].seen < md5l_recent[oldest].seen)
             oldest = i;
     }
-    int slot = mine >= 0 ? mine : oldest;
-    md5l_recent[slot].state = state;
-    md5l_recent[slot].seen = now;
-    return others;
+    if (mine < 0) {
+        mine = oldest;
+        md5l_recent[mine].state = state;
+        md5l_recent[mine].budget = 0;
+    }
+    md5l_recent[mine].seen = now;
+    md5l_recent[mine].feeder = self;
+    return mine;
 }
 
-/* A stream has ended: it is no partner to wait for (called by its owner when freed). */
+static int md5l_slot_of(const uint32_t *state)
+{
+    for (int i = 0; i < MD5L_RECENT; i++)
+        if (md5l_recent[i].state == state)
+            return i;
+    return -1;
+}
+
+/* A stream has ended (digested or freed): it is no partner to wait for. */
 static void md5l_forget(const uint32_t *state)
 {
     pthread_mutex_lock(&md5l_mu);
@@ -289,13 +324,25 @@ static void md5l_mixed(uint32_t *state, const unsigned char *p, size_t nblocks)
 {
     if (nblocks == 0)
         return;
-    md5l_job job = {state, p, nblocks, 0, PTHREAD_COND_INITIALIZER, NULL};
+    md5l_job job;
+    job.state = state;
+    job.p = p;
+    job.nblocks = nblocks;
+    job.done = 0;
+    job.next = NULL;
+    pthread_cond_init(&job.wake, &md5l_condattr);
     pthread_mutex_lock(&md5l_mu);
     md5l_job **tail = &md5l_queue;
     while (*tail)
         tail = &(*tail)->next;
     *tail = &job;
-    int others = md5l_note_stream(state);
+    int others;
+    int slot = md5l_note_stream(state, &others);
+    long long budget = md5l_recent[slot].budget + (long long)nblocks * MD5L_WAIT_BLOCK_NS;
+    if (budget > MD5L_PARTNER_NS)
+        budget = MD5L_PARTNER_NS;
+    md5l_recent[slot].budget = budget;
+    int may_wait = others && budget > 0;
     if (md5l_waiting)
         pthread_cond_signal(&md5l_queue->wake);   /* the head is the hasher waiting for a partner */
     while (!job.done) {
@@ -304,13 +351,17 @@ static void md5l_mixed(uint32_t *state, const unsigned char *p, size_t nblocks)
             continue;
         }
         md5l_busy = 1;
-        if (others && md5l_queue == &job && job.next == NULL) {
-            long long deadline = md5l_now(CLOCK_REALTIME) + MD5L_PARTNER_NS;
+        if (may_wait && md5l_queue == &job && job.next == NULL) {
+            long long start = md5l_now(CLOCK_MONOTONIC);
+            long long deadline = start + budget;
             struct timespec until = {deadline / 1000000000LL, deadline % 1000000000LL};
             md5l_waiting = 1;
             while (job.next == NULL && pthread_cond_timedwait(&job.wake, &md5l_mu, &until) == 0)
                 ;
             md5l_waiting = 0;
+            may_wait = 0;
+            if ((slot = md5l_slot_of(state)) >= 0)
+                md5l_recent[slot].budget -= md5l_now(CLOCK_MONOTONIC) - start;
         }
         while (!job.done) {
             md5l_job *lanes[MD5L_LANES];
@@ -340,6 +391,27 @@ static void md5l_mixed(uint32_t *state, const unsigned char *p, size_t nblocks)
     }
     pthread_mutex_unlock(&md5l_mu);
     pthread_cond_destroy(&job.wake);
+}
+
+/* fork(): no thread may be inside the mixer's lock when the process is copied; the child
+ * starts with an empty mixer (the other threads and their jobs do not exist there). */
+static void md5l_atfork_prepare(void)
+{
+    pthread_mutex_lock(&md5l_mu);
+}
+
+static void md5l_atfork_parent(void)
+{
+    pthread_mutex_unlock(&md5l_mu);
+}
+
+static void md5l_atfork_child(void)
+{
+    md5l_queue = NULL;
+    md5l_busy = 0;
+    md5l_waiting = 0;
+    memset(md5l_recent, 0, sizeof(md5l_recent));
+    pthread_mutex_unlock(&md5l_mu);
 }
 
 /* The mixer's 64-byte steps and the blocks they hashed: blocks / passes is how many
