@@ -8,7 +8,7 @@ cdef extern from "md5lanes.h" nogil:
     void md5l_compress1(uint32_t* state, const unsigned char* p, size_t nblocks)
     void md5l_mixed(uint32_t* state, const unsigned char* p, size_t nblocks)
     void md5l_forget(const uint32_t* state)
-    void md5l_stats(uint64_t* passes, uint64_t* blocks)
+    void md5l_stats(uint64_t* passes, uint64_t* blocks, uint64_t* waited_ns)
 
 md5l_init()
 
@@ -126,8 +126,9 @@ cdef class MD5:
 
 
 def md5_lane_stats():
-    """(the mixer's 64-byte steps, the blocks they hashed): blocks ÷ steps is how many
-    streams shared a step on average. Updates under 256 KiB are not counted."""
-    cdef uint64_t passes = 0, blocks = 0
-    md5l_stats(&passes, &blocks)
-    return passes, blocks
+    """(the mixer's 64-byte steps, the blocks they hashed, ns spent waiting for partners):
+    blocks ÷ steps is how many streams shared a step on average. Updates under 256 KiB
+    are not counted."""
+    cdef uint64_t passes = 0, blocks = 0, waited = 0
+    md5l_stats(&passes, &blocks, &waited)
+    return passes, blocks, waited

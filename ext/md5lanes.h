@@ -223,7 +223,8 @@ static struct {
     pthread_t feeder;               /* by which thread: a thread is no partner of itself */
     long long budget;               /* ns it may still spend waiting for partners */
 } md5l_recent[MD5L_RECENT];
-static uint64_t md5l_passes, md5l_blocks;   /* 64-byte steps of the mixer, and the blocks they hashed */
+static uint64_t md5l_passes, md5l_blocks;
+static uint64_t md5l_waited_ns;     /* spent waiting for partners, all streams */   /* 64-byte steps of the mixer, and the blocks they hashed */
 
 /* Hash the jobs' current chunk (called unlocked); returns the blocks each lane took. */
 static size_t md5l_run_chunk(md5l_job **jobs, int n)
@@ -360,8 +361,10 @@ static void md5l_mixed(uint32_t *state, const unsigned char *p, size_t nblocks)
                 ;
             md5l_waiting = 0;
             may_wait = 0;
+            long long waited = md5l_now(CLOCK_MONOTONIC) - start;
+            md5l_waited_ns += (uint64_t)waited;
             if ((slot = md5l_slot_of(state)) >= 0)
-                md5l_recent[slot].budget -= md5l_now(CLOCK_MONOTONIC) - start;
+                md5l_recent[slot].budget -= waited;
         }
         while (!job.done) {
             md5l_job *lanes[MD5L_LANES];
@@ -416,11 +419,12 @@ static void md5l_atfork_child(void)
 
 /* The mixer's 64-byte steps and the blocks they hashed: blocks / passes is how many
  * streams shared a step on average (for metrics and tests). */
-static void md5l_stats(uint64_t *passes, uint64_t *blocks)
+static void md5l_stats(uint64_t *passes, uint64_t *blocks, uint64_t *waited_ns)
 {
     pthread_mutex_lock(&md5l_mu);
     *passes = md5l_passes;
     *blocks = md5l_blocks;
+    *waited_ns = md5l_waited_ns;
     pthread_mutex_unlock(&md5l_mu);
 }
 

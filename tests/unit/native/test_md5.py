@@ -74,7 +74,7 @@ def test_concurrent_streams_share_lanes_and_stay_exact():
     datas = [os.urandom(rnd.randrange(4 * MIB, 12 * MIB) + rnd.randrange(64)) for _ in range(8)]
     pieces = [MIB, MIB, 65536, 65536 + 64, 3 * 65536 + 17, MIB + 1, 2 * MIB, 100000]
     out = [None] * len(datas)
-    passes0, blocks0 = native.md5_lane_stats()
+    passes0, blocks0, _ = native.md5_lane_stats()
     threads = [threading.Thread(target=_stream, args=(d, p, out, i))
                for i, (d, p) in enumerate(zip(datas, pieces))]
     for t in threads:
@@ -82,7 +82,7 @@ def test_concurrent_streams_share_lanes_and_stay_exact():
     for t in threads:
         t.join()
     assert out == [hashlib.md5(d).digest() for d in datas]
-    passes, blocks = native.md5_lane_stats()
+    passes, blocks, _ = native.md5_lane_stats()
     assert blocks > blocks0 and passes > passes0
     assert (blocks - blocks0) / (passes - passes0) > 1.5     # streams shared the vector steps
 
@@ -119,3 +119,57 @@ def test_one_object_refuses_a_second_concurrent_update():
         assert m.digest() == hashlib.md5(big).digest()    # the refused update changed nothing
         return
     pytest.fail("never caught the long update running")
+
+
+def _waited(fn) -> int:
+    before = native.md5_lane_stats()[2]
+    fn()
+    return native.md5_lane_stats()[2] - before
+
+
+def test_no_waiting_for_oneself():
+    """A lone stream, and one thread feeding two objects in turn, never wait for a partner."""
+    block = os.urandom(MIB)
+
+    def lone():
+        m = native.MD5()
+        for _ in range(8):
+            m.update(block)
+
+    def alternate():
+        a, b = native.MD5(), native.MD5()
+        for _ in range(8):
+            a.update(block)
+            b.update(block)
+        assert a.digest() == b.digest() == hashlib.md5(block * 8).digest()
+
+    assert _waited(lone) == 0
+    assert _waited(alternate) == 0
+
+
+def test_waiting_for_a_slow_partner_is_bounded_by_the_budget():
+    """Next to a stream fed now and then, a busy stream waits at most its budget: 30 ns per
+    64-byte block it brings (plus one 6 ms bank), not the slow stream's pace."""
+    block = os.urandom(MIB)
+    stop = threading.Event()
+
+    def slow():
+        m = native.MD5()
+        while not stop.is_set():
+            m.update(block)
+            stop.wait(0.004)
+
+    t = threading.Thread(target=slow)
+    t.start()
+    try:
+        def fast():
+            m = native.MD5()
+            for _ in range(32):
+                m.update(block)
+        waited = _waited(fast)
+    finally:
+        stop.set()
+        t.join()
+    budget = 32 * (MIB // 64) * 30 + 6_000_000
+    slow_share = 16 * (MIB // 64) * 30 + 6_000_000    # the slow stream's own waits (~12 blocks meanwhile)
+    assert waited <= budget + slow_share
