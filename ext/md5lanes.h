@@ -30,9 +30,8 @@
 #define MD5L_RECENT 8                 /* streams remembered, to know whether a partner may come */
 #define MD5L_RECENT_NS 10000000LL     /* "another stream is active": seen in the last 10 ms */
 #define MD5L_PARTNER_NS 6000000LL     /* the longest a lone job waits for one (6 ms) */
-#define MD5L_WAIT_BLOCK_NS 30         /* a stream earns this much waiting per block it brings */
-                                      /* (~1/3 of hashing it alone): a slower partner costs */
-                                      /* a fast stream at most about a third of its speed */
+#define MD5L_BLOCK_NS 85              /* hashing one 64-byte block alone (~770 MiB/s) */
+#define MD5L_WAIT_BLOCK_NS 85         /* a stream earns this much waiting per block it brings */
 
 typedef uint32_t md5l_vec __attribute__((vector_size(4 * MD5L_LANES)));
 
@@ -222,6 +221,8 @@ static struct {
     long long seen;                 /* when it was last fed (CLOCK_MONOTONIC ns) */
     pthread_t feeder;               /* by which thread: a thread is no partner of itself */
     long long budget;               /* ns it may still spend waiting for partners */
+    long long done_at;              /* when its last job was hashed (0: none yet) */
+    long long outside;              /* average ns from a job's end to its next job's arrival */
 } md5l_recent[MD5L_RECENT];
 static uint64_t md5l_passes, md5l_blocks;
 static uint64_t md5l_waited_ns;     /* spent waiting for partners, all streams */   /* 64-byte steps of the mixer, and the blocks they hashed */
@@ -291,6 +292,11 @@ static int md5l_note_stream(const uint32_t *state, int *others)
         mine = oldest;
         md5l_recent[mine].state = state;
         md5l_recent[mine].budget = 0;
+        md5l_recent[mine].done_at = 0;
+        md5l_recent[mine].outside = 0;
+    } else if (md5l_recent[mine].done_at) {
+        long long gap = now - md5l_recent[mine].done_at;
+        md5l_recent[mine].outside = (3 * md5l_recent[mine].outside + gap) / 4;
     }
     md5l_recent[mine].seen = now;
     md5l_recent[mine].feeder = self;
@@ -343,7 +349,13 @@ static void md5l_mixed(uint32_t *state, const unsigned char *p, size_t nblocks)
     if (budget > MD5L_PARTNER_NS)
         budget = MD5L_PARTNER_NS;
     md5l_recent[slot].budget = budget;
-    int may_wait = others && budget > 0;
+    /* Wait only for a stream that spends longer elsewhere (receiving, writing) than hashing
+     * this job takes: then a short wait costs it nothing. One that comes straight back is
+     * bound by its hashing and never waits. */
+    long long slack = md5l_recent[slot].outside;
+    int may_wait = others && budget > 0 && slack >= (long long)nblocks * MD5L_BLOCK_NS;
+    if (budget > slack)
+        budget = slack;
     if (md5l_waiting)
         pthread_cond_signal(&md5l_queue->wake);   /* the head is the hasher waiting for a partner */
     while (!job.done) {
@@ -381,6 +393,9 @@ static void md5l_mixed(uint32_t *state, const unsigned char *p, size_t nblocks)
                 if (j->nblocks == 0) {
                     *at = j->next;
                     j->done = 1;
+                    int js = md5l_slot_of(j->state);
+                    if (js >= 0)
+                        md5l_recent[js].done_at = md5l_now(CLOCK_MONOTONIC);
                     if (j != &job)
                         pthread_cond_signal(&j->wake);
                 } else {
