@@ -322,11 +322,11 @@ static void md5l_forget(const uint32_t *state)
 }
 
 /* Hash `nblocks` blocks of `p` into `state`, sharing the work with concurrent callers.
- * Call without the GIL. Two uploads in one process rarely reach their hash step at the
- * same moment (each spends most of its time receiving and writing), so a lone job waits
- * up to MD5L_PARTNER_NS for a partner when another live stream was fed in the last
- * MD5L_RECENT_NS: after that the streams' hash steps fall into step with each other. A
- * lone upload never waits, and one slower than a 1 MiB block per 10 ms is no partner. */
+ * Call without the GIL. Uploads rarely reach their hash step at the same moment, so a lone
+ * job may wait for a partner: only while another live stream, fed by another thread, was
+ * fed in the last MD5L_RECENT_NS; only if this stream spends longer elsewhere than hashing
+ * this job takes (a stream that comes straight back is bound by its hashing and never
+ * waits); at most that long, and out of a budget it earns per block it brings. */
 static void md5l_mixed(uint32_t *state, const unsigned char *p, size_t nblocks)
 {
     if (nblocks == 0)
