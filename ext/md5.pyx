@@ -38,9 +38,12 @@ cdef class MD5:
         self._ntail = 0
         self._busy = False
 
-    def __dealloc__(self):
-        if self._length >= _MD5_MIX_MIN:      # it may have been seen by the mixer
+    cdef void _forget(self) noexcept:
+        if self._length >= _MD5_MIX_MIN:      # the mixer may count it as a partner
             md5l_forget(self._state)
+
+    def __dealloc__(self):
+        self._forget()
 
     def __init__(self, data=None):
         if data is not None:
@@ -92,8 +95,7 @@ cdef class MD5:
     def digest(self):
         if self._busy:
             raise RuntimeError("MD5.digest called while an update runs")
-        if self._length >= _MD5_MIX_MIN:      # done (or nearly): no partner for other streams now
-            md5l_forget(self._state)
+        self._forget()                        # done (or nearly): no partner for other streams now
         cdef uint32_t state[4]
         cdef unsigned char last[128]
         cdef Py_ssize_t n = self._ntail, i

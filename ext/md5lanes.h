@@ -30,8 +30,8 @@
 #define MD5L_RECENT 8                 /* streams remembered, to know whether a partner may come */
 #define MD5L_RECENT_NS 10000000LL     /* "another stream is active": seen in the last 10 ms */
 #define MD5L_PARTNER_NS 6000000LL     /* the longest a lone job waits for one (6 ms) */
-#define MD5L_BLOCK_NS 85              /* hashing one 64-byte block alone (~770 MiB/s) */
-#define MD5L_WAIT_BLOCK_NS 85         /* a stream earns this much waiting per block it brings */
+#define MD5L_BLOCK_NS 85              /* hashing one 64-byte block alone (~770 MiB/s): also the */
+                                      /* waiting a stream earns per block it brings */
 
 typedef uint32_t md5l_vec __attribute__((vector_size(4 * MD5L_LANES)));
 
@@ -224,38 +224,29 @@ static struct {
     long long done_at;              /* when its last job was hashed (0: none yet) */
     long long outside;              /* average ns from a job's end to its next job's arrival */
 } md5l_recent[MD5L_RECENT];
-static uint64_t md5l_passes, md5l_blocks;
-static uint64_t md5l_waited_ns;     /* spent waiting for partners, all streams */   /* 64-byte steps of the mixer, and the blocks they hashed */
+static uint64_t md5l_passes, md5l_blocks;   /* 64-byte steps of the mixer, and the blocks they hashed */
+static uint64_t md5l_waited_ns;     /* spent waiting for partners, all streams */
 
 /* Hash the jobs' current chunk (called unlocked); returns the blocks each lane took. */
 static size_t md5l_run_chunk(md5l_job **jobs, int n)
 {
-    if (n == 1) {
-        size_t take = jobs[0]->nblocks < MD5L_SOLO_BLOCKS ? jobs[0]->nblocks : MD5L_SOLO_BLOCKS;
-        md5l_compress1(jobs[0]->state, jobs[0]->p, take);
-        jobs[0]->p += 64 * take;
-        jobs[0]->nblocks -= take;
-        return take;
-    }
-    size_t take = MD5L_CHUNK_BLOCKS;
+    size_t take = n == 1 ? MD5L_SOLO_BLOCKS : MD5L_CHUNK_BLOCKS;
     for (int i = 0; i < n; i++)
         if (jobs[i]->nblocks < take)
             take = jobs[i]->nblocks;
-    if (n == 2) {
+    if (n == 1) {
+        md5l_compress1(jobs[0]->state, jobs[0]->p, take);
+    } else if (n == 2) {
         md5l_compress2(jobs[0]->state, jobs[0]->p, jobs[1]->state, jobs[1]->p, take);
-        for (int i = 0; i < 2; i++) {
-            jobs[i]->p += 64 * take;
-            jobs[i]->nblocks -= take;
+    } else {
+        uint32_t *state[MD5L_LANES] = {0};
+        const unsigned char *p[MD5L_LANES] = {0};
+        for (int i = 0; i < n; i++) {
+            state[i] = jobs[i]->state;
+            p[i] = jobs[i]->p;
         }
-        return take;
+        md5l_compress_lanes(state, p, take);
     }
-    uint32_t *state[MD5L_LANES] = {0};
-    const unsigned char *p[MD5L_LANES] = {0};
-    for (int i = 0; i < n; i++) {
-        state[i] = jobs[i]->state;
-        p[i] = jobs[i]->p;
-    }
-    md5l_compress_lanes(state, p, take);
     for (int i = 0; i < n; i++) {
         jobs[i]->p += 64 * take;
         jobs[i]->nblocks -= take;
@@ -345,7 +336,7 @@ static void md5l_mixed(uint32_t *state, const unsigned char *p, size_t nblocks)
     *tail = &job;
     int others;
     int slot = md5l_note_stream(state, &others);
-    long long budget = md5l_recent[slot].budget + (long long)nblocks * MD5L_WAIT_BLOCK_NS;
+    long long budget = md5l_recent[slot].budget + (long long)nblocks * MD5L_BLOCK_NS;
     if (budget > MD5L_PARTNER_NS)
         budget = MD5L_PARTNER_NS;
     md5l_recent[slot].budget = budget;
