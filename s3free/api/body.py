@@ -11,8 +11,9 @@ when the app first calls `receive()`.
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+
+from s3free.native import MD5
 
 from . import checksums
 from .chunked import AwsChunkedDecoder
@@ -55,7 +56,7 @@ class Body:
         self.checksum = checksums.plan(headers)
         md5 = headers.get("content-md5")
         self._md5_expected = checksums.content_md5(md5) if md5 is not None else None
-        self._md5 = hashlib.md5() if md5 is not None else None
+        self._md5 = MD5() if md5 is not None else None     # the object layer takes it as the ETag's
         self.received = 0
         self._consumed = False
 

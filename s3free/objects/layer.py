@@ -51,6 +51,18 @@ class EngineConfig:
                    io_engine=settings.io_engine or None)
 
 
+def etag_hashers(hashers: list | None) -> tuple[MD5, list]:
+    """The ETag's MD5 and every hasher the body must be fed. A caller that checks
+    Content-MD5 passes its own MD5 among `hashers`: that one is the ETag's too, so the
+    body is hashed once."""
+    hs = list(hashers or [])
+    md5 = next((h for h in hs if isinstance(h, MD5)), None)
+    if md5 is None:
+        md5 = MD5()       # concurrent uploads share its SIMD lanes (ext/md5lanes.h)
+        hs.insert(0, md5)
+    return md5, hs
+
+
 def _etag_of(md5s: list[bytes]) -> str:
     return hashlib.md5(b"".join(md5s)).hexdigest() + f"-{len(md5s)}"
 
@@ -177,7 +189,8 @@ class ObjectLayer:
                          hashers: list | None = None, verify: Callable[[], None] | None = None,
                          size_hint: int | None = None) -> ObjectInfo:
         """Store `body` (any size, unknown in advance) as bucket/key. `hashers` are extra
-        hash objects (e.g. for x-amz-checksum-*) fed the same bytes, off the event loop;
+        hash objects (e.g. for x-amz-checksum-*) fed the same bytes, off the event loop (an
+        MD5 among them is taken as the ETag's: see etag_hashers);
         `verify` is called once they have seen every byte, before the index commit (it may
         raise to refuse the body, and may still fill `meta`). `size_hint`, the size the
         client announced, lets the shard files be preallocated (a wrong one costs a
@@ -188,8 +201,7 @@ class ObjectLayer:
             self._check_preconditions(self.index.get_object(txn, bucket, key), if_match, if_none_match)
         version = clock.uuid7()
         stamp = clock.stamp()
-        md5 = MD5()       # concurrent uploads share its SIMD lanes (ext/md5lanes.h)
-        hs = [md5] + list(hashers or [])
+        md5, hs = etag_hashers(hashers)
         small = bytearray()
         it = aiter(body)
         async for piece in it:

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
 
 from s3free import clock
-from s3free.native import MD5
 from s3free.objects import errors as E
+from s3free.objects.layer import etag_hashers
 from s3free.objects.types import ObjectInfo, PartEntry, PutMeta, UploadInfo
 from s3free.storage import records
 from s3free.storage.shards import PartInfo
@@ -53,10 +53,10 @@ async def upload_part(layer, bucket: str, key: str, upload_id: str, number: int,
         raise E.InvalidPart(f"part number {number} outside 1..{MAX_PARTS}")
     with layer.index.read() as txn:
         up = _upload(layer, txn, bucket, key, upload_id)
-    md5 = MD5()
+    md5, hs = etag_hashers(hashers)
     stamp = clock.stamp()
     part = await layer._write_part(bucket, key, uuid.UUID(up["v"]), stamp, PutMeta(up["ct"], up["um"]), number,
-                                   aiter(body), [md5] + list(hashers or []), upload_id=upload_id, verify=verify,
+                                   aiter(body), hs, upload_id=upload_id, verify=verify,
                                    size_hint=size_hint)
     entry = {"n": number, "etag": md5.hexdigest(), "md5": md5.digest(), "size": part.size, "t": time.time(),
              "p": part.to_manifest()}
