@@ -106,6 +106,22 @@ def test_awkward_but_valid_requests_go_to_the_verifier_which_accepts_them():
     assert agree("GET", path, query, pairs) is None
 
 
+@pytest.mark.parametrize("what", ["many headers", "huge header", "many query parameters"])
+def test_requests_beyond_the_compiled_paths_limits_are_verified_in_python(what):
+    """The C check has fixed room (64 headers and parameters, a 16 KiB canonical request):
+    beyond it, the request is the verifier's, and still accepted."""
+    url, headers = "http://127.0.0.1:9000/bucket/key", []
+    if what == "many headers":
+        headers = [(f"X-Amz-Meta-H{i}", str(i)) for i in range(70)]
+    elif what == "huge header":
+        headers = [("X-Amz-Meta-Big", "v" * 20000)]
+    else:
+        url += "?" + "&".join(f"p{i:03d}=v" for i in range(70))
+    path, query, pairs = signed("GET", url, headers)
+    assert agree("GET", path, query, pairs) is None
+    assert slow("GET", path, query, pairs, time.time()).access_key == AK
+
+
 @pytest.mark.parametrize("mutate", [
     "signature", "tampered header", "unsigned x-amz header", "stale date", "unknown key", "other key's secret",
     "path", "query", "method", "no host signed", "sigv2 query", "presign query", "credential service",
