@@ -4,13 +4,14 @@
 
 1. the machine's ceilings: MD5 on one core; O_DIRECT 1 MiB sequential write/read on the
    filesystem holding the data;
-2. the ceiling app (perf/ceiling_app.py) under s3free's own Granian command line, then
+2. the ceiling app (perf/ceiling_app.py) under s3free's own Granian command line, and
    s3free (9 disk folders in a temp dir on that filesystem, RS(6,3)), same worker count,
-   each driven by `s3free bench` with the same settings: 64 MiB PUT/GET at concurrency 4,
-   4 KiB PUT/GET at concurrency 16;
-3. step 2 three times by default (`--rounds`), every other time s3free first (ABBA): this box's
-   speed drifts by 10-20 % over minutes, and a ratio of two runs minutes apart inherits
-   that; each round's ratio is taken side by side and the median of them is reported;
+   both up at once, each test driven by `s3free bench` with the same settings on one and
+   then at once on the other (which goes first alternates): 64 MiB PUT/GET at concurrency
+   4, 4 KiB PUT/GET at concurrency 16;
+3. step 2 three times by default (`--rounds`): this box's speed drifts by 10-20 % over
+   minutes, so a test's two sides are measured seconds apart, each round's ratio is taken
+   side by side, and the median of the rounds' ratios is reported;
 4. a table, then one JSON line with the ratios, the measured figures (medians), the
    ceilings, which bound applies to each 64 MiB target and whether each target is met.
 
@@ -77,38 +78,35 @@ def figures(result: dict, workload: str) -> dict:
             "seconds": op["seconds"]}
 
 
-def run_ceiling(base: Path, args, r: int) -> dict[str, dict]:
-    out = {}
-    for size_group in (("put_64m", "get_64m"), ("put_4k", "get_4k")):
-        size = 64 * MIB if size_group[0].endswith("64m") else 4096
-        served = servers.start_ceiling(base, args.workers, size)
-        try:
-            for name, workload, sz, conc, extra in TESTS:
-                if name in size_group:
-                    log(f"perf: round {r + 1}: ceiling {name} ...")
-                    out[name] = bench(served.endpoint, workload, sz, conc, args.duration, extra)
-        finally:
-            servers.stop(served)
-    return out
-
-
-def run_s3free(base: Path, args, r: int) -> tuple[dict[str, dict], float | None]:
-    out, cached = {}, None
-    served = servers.start_s3free(base, args.workers)
+def run_round(base: Path, args, r: int) -> tuple[dict[str, dict[str, dict]], float | None]:
+    """One round: both servers up at once (an idle one costs ~0.2 % of a core), and each test
+    run on both back to back, alternating which goes first (by round and by test), so a
+    test's ratio is two measurements seconds apart instead of minutes."""
+    results: dict[str, dict[str, dict]] = {"ceiling": {}, "s3free": {}}
+    cached, started = None, []
     try:
-        for name, workload, sz, conc, extra in TESTS:
-            log(f"perf: round {r + 1}: s3free {name} ...")
-            extra = list(extra)
-            if name == "get_64m":   # keep its objects (until the server's dir goes) to ask mincore
-                extra += ["--no-cleanup"]   # how much of them the page cache holds
-            out[name] = bench(served.endpoint, workload, sz, conc, args.duration, extra)
-            if name == "get_64m":
-                cached = ceilings.cached_fraction([str(d) for d in sorted(base.glob("disk*"))])
+        ceiling = {size: servers.start_ceiling(base / "ceiling", args.workers, size) for size in (64 * MIB, 4096)}
+        started += list(ceiling.values())
+        s3 = servers.start_s3free(base / "s3free", args.workers)
+        started.append(s3)
+        for i, (name, workload, sz, conc, extra) in enumerate(TESTS):
+            sides = ("ceiling", "s3free") if (r + i) % 2 == 0 else ("s3free", "ceiling")
+            for side in sides:
+                log(f"perf: round {r + 1}: {side} {name} ...")
+                if side == "ceiling":
+                    endpoint = ceiling[64 * MIB if name.endswith("64m") else 4096].endpoint
+                    results[side][name] = bench(endpoint, workload, sz, conc, args.duration, extra)
+                    continue
+                more = ["--no-cleanup"] if name == "get_64m" else []   # keep its objects to ask mincore
+                results[side][name] = bench(s3.endpoint, workload, sz, conc, args.duration, list(extra) + more)
+                if name == "get_64m":    # how much of them the page cache holds
+                    cached = ceilings.cached_fraction([str(d) for d in sorted((base / "s3free").glob("disk*"))])
     finally:
-        servers.stop(served)
+        for served in started:
+            servers.stop(served)
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)     # the next round starts empty
-    return out, cached
+    return results, cached
 
 
 def log(msg: str) -> None:
@@ -122,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", default=tempfile.gettempdir(), help="where the temp dir with the 9 disks goes")
     ap.add_argument("--disk-mib", type=int, default=512, help="MiB written and read by the O_DIRECT probe")
     ap.add_argument("--out", help="also write every measurement (all bench JSON) to this file")
-    ap.add_argument("--rounds", type=int, default=3, help="ceiling/s3free rounds (ABBA order); medians are reported")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds (each test on both sides, alternating which first); "
+                                                          "medians are reported")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (server logs, data)")
     args = ap.parse_args(argv)
 
@@ -138,16 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         rounds: list[dict[str, dict[str, dict]]] = []
         cached = None
         for r in range(args.rounds):
-            # ceiling then s3free, then the other way round (ABBA): a machine whose speed
-            # drifts over minutes biases the two sides equally
-            order = ("ceiling", "s3free") if r % 2 == 0 else ("s3free", "ceiling")
-            results: dict[str, dict[str, dict]] = {}
-            for side in order:
-                if side == "ceiling":
-                    results["ceiling"] = run_ceiling(work / f"ceiling-{r}", args, r)
-                else:
-                    results["s3free"], got = run_s3free(work / f"s3free-{r}", args, r)
-                    cached = got if got is not None else cached
+            results, got = run_round(work / f"round-{r}", args, r)
+            cached = got if got is not None else cached
             rounds.append(results)
         raw["results"] = rounds
         raw["get_64m_cached_fraction"] = cached
@@ -238,7 +229,8 @@ def table(rows: list[dict], raw: dict, final: dict) -> str:
         f"Linux {m['kernel']}, Python {m['python']}",
         f"servers: Granian, {raw['workers']} workers; s3free RS(6,3) on 9 folders; "
         f"client: s3free bench (one process, SigV4 UNSIGNED-PAYLOAD), {raw['duration']:g}s per test with autoterm, "
-        f"{len(raw['results'])} round(s) in ABBA order: figures are medians, a ratio is the median of the rounds' ratios",
+        f"{len(raw['results'])} round(s), each test on both servers back to back (alternating which first): "
+        "figures are medians, a ratio is the median of the rounds' ratios",
         f"ceilings: md5 {ce['md5_mbps']:.0f} MiB/s (one core); disk write {_f(ce['disk_write_mbps'])} / "
         f"read {_f(ce['disk_read_mbps'])} MiB/s ({ce['disk']})",
         "64 MiB GET data in page cache after the run: "
