@@ -32,28 +32,52 @@ cdef extern from "sigv4c.h" nogil:
     int s3s_verify(const s3s_request* r, const s3s_auth* a, const unsigned char* key, size_t keylen)
 
 
-def _libcrypto_path():
-    """The libcrypto Python's own hashlib runs on (whatever OpenSSL this Python was built
-    with), as mapped into this process."""
-    import _hashlib   # noqa: F401  (loads it)
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            path = line.rstrip("\n").partition("/")[2]
-            if "/libcrypto.so" in "/" + path:
-                return "/" + path
-    raise ImportError("s3free native core: hashlib's libcrypto (OpenSSL) is not mapped into this process")
+cdef extern from "<dlfcn.h>" nogil:
+    int RTLD_NOLOAD
+    void* RTLD_DEFAULT
+    ctypedef struct Dl_info:
+        const char* dli_fname
+    int dladdr(const void* addr, Dl_info* info)
 
 
-cdef void _load_sha256() except *:
-    path = _libcrypto_path()
-    cdef void* lib = _open_lib(path)
+cdef bint _resolve_sha256(void* handle) noexcept:
     global s3s_sha_init, s3s_sha_update, s3s_sha_final
-    s3s_sha_init = <s3s_sha_init_fn>_sym(lib, "SHA256_Init", path)
-    s3s_sha_update = <s3s_sha_update_fn>_sym(lib, "SHA256_Update", path)
-    s3s_sha_final = <s3s_sha_final_fn>_sym(lib, "SHA256_Final", path)
+    cdef void* init = dlsym(handle, "SHA256_Init")
+    cdef void* update = dlsym(handle, "SHA256_Update")
+    cdef void* final = dlsym(handle, "SHA256_Final")
+    if init == NULL or update == NULL or final == NULL:
+        return False
+    s3s_sha_init, s3s_sha_update, s3s_sha_final = <s3s_sha_init_fn>init, <s3s_sha_update_fn>update, <s3s_sha_final_fn>final
+    return True
+
+
+cdef void _load_sha256():
+    """SHA-256 from the libcrypto Python's own hashlib runs on: looked up through _hashlib's
+    handle (dlsym searches its dependencies), else anywhere in the process. Without one
+    (a Python built without OpenSSL, or OpenSSL without the deprecated SHA256_* calls) the
+    fast path stays off and every request goes to the Python verifier."""
+    cdef void* handle = NULL
+    cdef bytes path
+    try:
+        import _hashlib
+        path = _os.fsencode(_hashlib.__file__)
+        handle = dlopen(path, RTLD_NOW | RTLD_NOLOAD)
+    except Exception:
+        handle = NULL
+    if handle != NULL and _resolve_sha256(handle):
+        return
+    _resolve_sha256(RTLD_DEFAULT)
 
 
 _load_sha256()
+
+
+def sha256_library():
+    """Path of the library the SigV4 fast path takes SHA-256 from, or None if it is off."""
+    cdef Dl_info info
+    if s3s_sha_init == NULL or not dladdr(<const void*>s3s_sha_init, &info) or info.dli_fname == NULL:
+        return None
+    return _os.fsdecode(<bytes>info.dli_fname)
 
 
 cdef inline s3s_str _view(bytes b) noexcept:
@@ -74,7 +98,7 @@ def sigv4_verify_fast(method, path, query, headers, key_for, double now, int max
 
     `headers` are ASGI's (name, value) byte pairs; `key_for(access_key, date, region)` gives
     the signing key, or None for an unknown key."""
-    if type(method) is not bytes or type(path) is not bytes or type(query) is not bytes:
+    if type(method) is not bytes or type(path) is not bytes or type(query) is not bytes or s3s_sha_init == NULL:
         return None
     try:
         return _verify(method, path, query, headers, key_for, now, max_skew)
@@ -85,13 +109,14 @@ def sigv4_verify_fast(method, path, query, headers, key_for, double now, int max
 cdef object _verify(bytes method, bytes path, bytes query, headers, key_for, double now, int max_skew):
     cdef s3s_request r
     cdef s3s_auth a
-    cdef Py_ssize_t count = len(headers)
+    cdef tuple items = tuple(headers)     # holds every pair (and its bytes) while C reads them
+    cdef Py_ssize_t count = len(items)
     cdef object pair, name, value
     if count > S3S_MAXH:
         return None
     r.method, r.path, r.query, r.nh = _view(method), _view(path), _view(query), <int>count
     for i in range(count):
-        pair = headers[i]
+        pair = items[i]
         if type(pair) is not tuple or len(<tuple>pair) != 2:
             return None                       # (ASGI allows lists too: the verifier takes those)
         name, value = (<tuple>pair)[0], (<tuple>pair)[1]

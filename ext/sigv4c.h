@@ -58,8 +58,9 @@ static inline int s3s_is(s3s_str s, const char *lit)
 
 static inline int s3s_same(s3s_str a, s3s_str b) { return a.n == b.n && memcmp(a.p, b.p, a.n) == 0; }
 
-/* bytes.strip(): ASCII whitespace */
-static inline int s3s_ws(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+/* What the Python verifier's str.strip() removes from ASCII text: \t-\r, \x1c-\x1f and space
+ * (bytes.strip() would keep \x1c-\x1f: an access key starting with one must not verify here). */
+static inline int s3s_ws(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f); }
 
 static s3s_str s3s_strip(s3s_str s)
 {
@@ -163,9 +164,12 @@ static inline int s3s_header_lit(const s3s_request *r, const char *lit)
     return s3s_header(r, s3s_s((const unsigned char *)lit, strlen(lit)));
 }
 
-static const unsigned char *s3s_find(s3s_str hay, const char *needle)
+static int s3s_contains(s3s_str hay, const char *needle)
 {
-    return memmem(hay.p, hay.n, needle, strlen(needle));
+    size_t n = strlen(needle);
+    for (size_t i = 0; i + n <= hay.n; i++)
+        if (hay.p[i] == (unsigned char)needle[0] && memcmp(hay.p + i, needle, n) == 0) return 1;
+    return 0;
 }
 
 /* Next piece of `*rest` up to `sep` (the separator is consumed); like bytes.split. */
@@ -288,7 +292,7 @@ static int s3s_parse(const s3s_request *r, double now, int max_skew, s3s_auth *a
         if (j == a->nsigned) return 0;
     }
 
-    if (s3s_find(r->query, "Signature=") && s3s_find(r->query, "AWSAccessKeyId=")) return 0;   /* SigV2 presigned */
+    if (s3s_contains(r->query, "Signature=") && s3s_contains(r->query, "AWSAccessKeyId=")) return 0;   /* SigV2 presigned */
     if (!s3s_clean(r->path, 1)) return 0;
     return 1;
 }
@@ -334,8 +338,8 @@ static long s3s_canonical(const s3s_request *r, const s3s_auth *a, unsigned char
     s3s_out o = {buf, 0, cap, 0};
     s3s_str pairs[S3S_MAXQ][2];
     int np = 0, i, j;
-    for (i = 0; i < (int)r->method.n; i++) {
-        unsigned char c = r->method.p[i];
+    for (size_t m = 0; m < r->method.n; m++) {
+        unsigned char c = r->method.p[m];
         s3s_putc(&o, (c >= 'a' && c <= 'z') ? (unsigned char)(c - 32) : c);
     }
     s3s_putc(&o, '\n');

@@ -231,14 +231,47 @@ def test_a_method_outside_ascii_is_left_to_the_verifier():
         assert sigv4_verify_fast(method, b"/b/k", b"", pairs, USERS.signing_key, now, 900) is None
 
 
-def test_an_access_key_with_latin1_whitespace_is_left_to_the_verifier():
-    users = auth.Users({AK: SK, "\xa0" + AK: "nbsp-secret"}, AK)
+@pytest.mark.parametrize("space", ["\xa0", "\x1c", "\x1f"])
+def test_an_access_key_starting_with_what_str_strip_removes_is_left_to_the_verifier(space):
+    """The verifier strips the Credential with str.strip(), which also removes \x1c-\x1f
+    (and \xa0 in latin-1): such a key must not verify on the compiled path."""
+    users = auth.Users({AK: SK, space + AK: "odd-secret"}, AK)
     now = 1764000000.0
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)).encode()
     pairs = [(b"host", b"h"), (b"x-amz-date", stamp), (b"x-amz-content-sha256", b"UNSIGNED-PAYLOAD")]
     pairs.append((b"authorization", resign(b"GET", b"/b/k", b"", pairs, b"host;x-amz-date", stamp,
-                                           b"UNSIGNED-PAYLOAD", ak="\xa0" + AK, secret="nbsp-secret")))
+                                           b"UNSIGNED-PAYLOAD", ak=space + AK, secret="odd-secret")))
     assert sigv4_verify_fast(b"GET", b"/b/k", b"", pairs, users.signing_key, now, 900) is None
+
+
+def test_header_pairs_stay_alive_while_the_c_code_reads_them():
+    """A header sequence that builds its pairs on the fly, and a key lookup that empties
+    the list: the check must hold its own references (it once read freed memory here)."""
+    path, query, pairs = signed("GET", "http://127.0.0.1:9000/bucket/key")
+
+    class Fresh:        # a sequence whose items are new tuples of new bytes on every access
+        def __len__(self):
+            return len(pairs)
+
+        def __getitem__(self, i):
+            if i >= len(pairs):
+                raise IndexError(i)
+            return (bytes(bytearray(pairs[i][0])), bytes(bytearray(pairs[i][1])))
+
+    want = fast("GET", path, query, pairs, time.time())
+    assert want is not None
+    assert sigv4_verify_fast(b"GET", path, query, Fresh(), USERS.signing_key, time.time(), 900) == want
+    mutable = [(bytes(bytearray(k)), bytes(bytearray(v))) for k, v in pairs]
+
+    def key_for(*args):
+        mutable.clear()     # drops the only references to the pairs
+        return USERS.signing_key(*args)
+    assert sigv4_verify_fast(b"GET", path, query, mutable, key_for, time.time(), 900) == want
+
+
+def test_the_compiled_path_has_sha256():
+    from s3free import _native
+    assert "crypto" in (_native.sha256_library() or "")
 
 
 @pytest.mark.parametrize("headers", [[(b"host",)], [()], [[b"host", b"h"]], [("host", "h")], [(None, b"x")],

@@ -21,7 +21,7 @@ def harness(tmp_path_factory) -> Path:
     exe = tmp_path_factory.mktemp("fuzz") / "sigv4c_fuzz"
     cc = os.environ.get("CC", "cc")
     subprocess.run([cc, "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
-                    f"-I{EXT}", str(HERE / "sigv4c_fuzz.c"), "-o", str(exe), _native._libcrypto_path()],
+                    f"-I{EXT}", str(HERE / "sigv4c_fuzz.c"), "-o", str(exe), _native.sha256_library()],
                    check=True, capture_output=True, text=True)
     return exe
 
