@@ -56,15 +56,31 @@ TESTS = (
 )
 
 
-def bench(endpoint: str, workload: str, size: str, concurrency: int, duration: float, extra: list[str]) -> dict:
+def bench(endpoint: str, workload: str, size: str, concurrency: int, duration: float, extra: list[str],
+          probe=None) -> dict:
+    """One `s3free bench` run's JSON; `probe()`, if given, is called a few seconds into the
+    measurement and its answer kept as result["probe"]."""
     cmd = [str(servers.BIN / "s3free"), "bench", workload, "--endpoint", endpoint,
            "--access-key", servers.ROOT_USER, "--secret-key", servers.ROOT_PASSWORD, "--size", size,
            "--concurrency", str(concurrency), "--duration", str(duration), "--autoterm", "--json", *extra]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration * 4 + 600)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    probed = None
+    try:
+        if probe is not None:
+            try:
+                proc.wait(timeout=min(8.0, duration / 2))
+            except subprocess.TimeoutExpired:
+                probed = probe()
+        out, err = proc.communicate(timeout=duration * 4 + 600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
     if not lines:
-        raise RuntimeError(f"s3free bench {workload} {size} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        raise RuntimeError(f"s3free bench {workload} {size} failed ({proc.returncode}): {err[-2000:]}")
     result = json.loads(lines[-1])
+    result["probe"] = probed
     if result["total"]["errors"]:
         samples = [s for op in result["ops"].values() for s in op["error_samples"]]
         raise RuntimeError(f"s3free bench {workload} {size}: {result['total']['errors']} errors: {samples[:3]}")
@@ -98,7 +114,8 @@ def run_round(base: Path, args, r: int) -> tuple[dict[str, dict[str, dict]], flo
                     results[side][name] = bench(endpoint, workload, sz, conc, args.duration, extra)
                     continue
                 more = ["--no-cleanup"] if name == "get_64m" else []   # keep its objects to ask mincore
-                results[side][name] = bench(s3.endpoint, workload, sz, conc, args.duration, list(extra) + more)
+                probe = (lambda: servers.connections_per_worker(s3)) if name == "put_64m" else None
+                results[side][name] = bench(s3.endpoint, workload, sz, conc, args.duration, list(extra) + more, probe)
                 if name == "get_64m":    # how much of them the page cache holds
                     cached = ceilings.cached_fraction([str(d) for d in sorted((base / "s3free").glob("disk*"))])
     finally:
@@ -235,6 +252,9 @@ def table(rows: list[dict], raw: dict, final: dict) -> str:
         f"read {_f(ce['disk_read_mbps'])} MiB/s ({ce['disk']})",
         "64 MiB GET data in page cache after the run: "
         + ("n/a" if raw.get("get_64m_cached_fraction") is None else f"{raw['get_64m_cached_fraction']:.0%}"),
+        "64 MiB PUT connections per s3free worker, by round (the MD5 mixer pairs uploads within a worker): "
+        + ", ".join(f"{'+'.join(map(str, rd['s3free']['put_64m'].get('probe') or [])) or '?'} "
+                    f"({rd['s3free']['put_64m']['ops']['put']['mbps']:.0f} MiB/s)" for rd in raw["results"]),
         "",
         f"{'test':<9}{'unit':>7}{'ceiling':>10}{'s3free':>10}{'ratio':>7}  {'rounds':<16}{'ceil p99':>8}{'p99 ms':>9}"
         f"{'cli cpu% c/s':>14}  {'target':<30}{'met':>4}",

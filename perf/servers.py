@@ -66,6 +66,32 @@ def children(pid: int) -> list[int]:
         return []
 
 
+def connections_per_worker(served: Served) -> list[int]:
+    """Established client connections held by each worker, largest first. The kernel picks
+    the worker that accepts a keep-alive connection, and it stays there: four uploads may
+    land 2+2, 3+1 or 4+0."""
+    port = int(served.endpoint.rsplit(":", 1)[1])
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        f = line.split()
+        if int(f[1].rsplit(":", 1)[1], 16) == port and f[3] == "01":     # local port, ESTABLISHED
+            inodes.add(f"socket:[{f[9]}]")
+    counts = []
+    for pid in children(served.process.pid):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        n = 0
+        for fd in fds:
+            try:
+                n += os.readlink(f"/proc/{pid}/fd/{fd}") in inodes
+            except OSError:
+                pass
+        counts.append(n)
+    return sorted(counts, reverse=True)
+
+
 def start_s3free(base: Path, workers: int, ec: str = "6+3", disks: int = 9) -> Served:
     base.mkdir(parents=True, exist_ok=True)
     port = free_port()
