@@ -1,6 +1,6 @@
 """One command for issue 7's numbers: s3free against the raw Granian ceiling, side by side.
 
-    .venv/bin/python perf/run.py            (after `./dev test` or `./dev env`; ~7 minutes on 2 cores)
+    .venv/bin/python perf/run.py            (after `./dev test` or `./dev env`; ~9 minutes on 2 cores)
 
 1. the machine's ceilings: MD5 on one core; O_DIRECT 1 MiB sequential write/read on the
    filesystem holding the data;
