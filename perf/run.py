@@ -13,7 +13,8 @@
    minutes, so a test's two sides are measured seconds apart, each round's ratio is taken
    side by side, and the median of the rounds' ratios is reported;
 4. a table, then one JSON line with the ratios, the measured figures (medians), the
-   ceilings, which bound applies to each 64 MiB target and whether each target is met.
+   ceilings, which bound applies to each 64 MiB target, whether each target is met, and
+   how many other servers or benchmarks were running (figures taken beside them are not clean).
 
 Targets (issue 7): get_64m >= 0.8 x ceiling, or within 15% of disk_read_mbps when the data is
 not in the page cache, whichever is lower; put_64m >= 0.7 x ceiling, or within 10% of
@@ -145,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="s3free-perf-", dir=args.data_dir))
     raw: dict = {"machine": ceilings.machine(str(work)), "workers": args.workers, "duration": args.duration}
+    others = dict(servers.other_servers())
+    if others:
+        log(f"perf: WARNING: {len(others)} other server(s) or benchmark(s) running, the figures will share the "
+            f"cores with them: " + "; ".join(f"{pid} {cmd}" for pid, cmd in others.items()))
     try:
         log("perf: measuring MD5 and O_DIRECT disk ceilings...")
         md5 = ceilings.md5_mbps()
@@ -159,8 +164,11 @@ def main(argv: list[str] | None = None) -> int:
             rounds.append(results)
         raw["results"] = rounds
         raw["get_64m_cached_fraction"] = cached
+        others.update(servers.other_servers())      # and any that started during the run
+        raw["other_servers"] = [f"{pid} {cmd}" for pid, cmd in sorted(others.items())]
 
         final, rows = summarize(rounds, md5, disk_r, disk_w, cached)
+        final["other_servers"] = len(others)
         print(table(rows, raw, final))
         if args.out:
             Path(args.out).write_text(json.dumps({**raw, "summary": final}, indent=1))
@@ -250,6 +258,9 @@ def table(rows: list[dict], raw: dict, final: dict) -> str:
         "figures are medians, a ratio is the median of the rounds' ratios",
         f"ceilings: md5 {ce['md5_mbps']:.0f} MiB/s (one core); disk write {_f(ce['disk_write_mbps'])} / "
         f"read {_f(ce['disk_read_mbps'])} MiB/s ({ce['disk']})",
+        "other servers or benchmarks on the machine (checked before and after): "
+        + ("none" if not raw["other_servers"] else
+           f"{len(raw['other_servers'])}, the figures are NOT clean: " + "; ".join(raw["other_servers"])),
         "64 MiB GET data in page cache after the run: "
         + ("n/a" if raw.get("get_64m_cached_fraction") is None else f"{raw['get_64m_cached_fraction']:.0%}"),
         "64 MiB PUT connections per s3free worker, by round (the MD5 mixer pairs uploads within a worker): "

@@ -66,6 +66,26 @@ def children(pid: int) -> list[int]:
         return []
 
 
+def other_servers() -> list[tuple[int, str]]:
+    """Servers and load generators already running that a measurement would share the cores
+    with: Granian processes and `s3free` commands, one entry per process tree (pid, command
+    line). Idle servers left over from earlier experiments once ran beside a whole night's
+    measurements unnoticed (docs/performance.md), so perf/run.py looks before and after."""
+    found: dict[int, tuple[int, str]] = {}      # pid -> (parent pid, command line)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = [a.decode(errors="replace") for a in (entry / "cmdline").read_bytes().split(b"\0") if a]
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue        # gone meanwhile, or a kernel thread
+        names = [os.path.basename(a) for a in argv[:3]]
+        if "granian" in names or "s3free" in names:
+            found[int(entry.name)] = (ppid, " ".join(argv)[:200])
+    return sorted((pid, cmd) for pid, (ppid, cmd) in found.items() if ppid not in found)
+
+
 def connections_per_worker(served: Served) -> list[int]:
     """Established client connections held by each worker, largest first. The kernel picks
     the worker that accepts a keep-alive connection, and it stays there: four uploads may
