@@ -178,37 +178,42 @@ async def complete(layer, bucket: str, key: str, upload_id: str, parts: list[tup
     stamp = clock.stamp()
     manifest = layer._manifest(bucket, key, uuid.UUID(up["v"]), stamp, meta, sum(e["size"] for e in chosen), etag,
                                infos, multipart=True)
-    unused = [e for n, e in stored.items() if n not in set(numbers)]
-
-    info = await _commit_completion(layer, manifest, upload_id, stored, if_match, if_none_match)
-    for e in unused:
-        await layer._remove_parts({"parts": [e["p"]]})
-    return info
+    return await _commit_completion(layer, manifest, upload_id, {e["n"]: e["p"][1] for e in chosen},
+                                    if_match, if_none_match)
 
 
-async def _commit_completion(layer, manifest, upload_id, stored, if_match, if_none_match):
-    """Commit the object and retire the upload in the same index transaction."""
+async def _commit_completion(layer, manifest, upload_id, chosen: dict[int, str], if_match, if_none_match):
+    """Commit the object and retire the upload in the same index transaction. `chosen` maps
+    each listed part number to the data id the manifest points at; the upload's parts are
+    read again inside the transaction, because an UploadPart that re-sends a number may
+    have replaced one (and removed its files) since they were first read."""
     from s3free.storage.segments import Commit, Location
 
     bucket, key = manifest["b"], manifest["k"]
     stamp = tuple(manifest["st"])
-    garbage: list[dict] = []
+    garbage: list[dict] = []       # an overwritten object, and the upload's parts not used
 
     def commit(txn, loc: Location, missing):
+        # every check before the first change: a refusal must leave the transaction untouched
         layer._require_bucket(txn, bucket)
         if layer.index.get(txn, "uploads", bytes.fromhex(upload_id)) is None:
             raise E.NoSuchUpload(upload_id)
+        current = {e["n"]: e for _, e in layer.index.items(txn, "parts", bytes.fromhex(upload_id))}
+        for n, data_id in chosen.items():
+            if n not in current or current[n]["p"][1] != data_id:
+                raise E.InvalidPart(f"part {n} was uploaded again while the upload was being completed")
         old = layer.index.get_object(txn, bucket, key)
         layer._check_preconditions(old, if_match, if_none_match)
         layer.index.put_object(txn, bucket, key, dict(manifest, loc=loc.to_list()))
         for p in manifest["parts"]:
             layer.index.put(txn, "data", p[1].encode(), {"b": bucket, "k": key, "v": manifest["v"]})
         layer.index.delete(txn, "uploads", bytes.fromhex(upload_id))
-        used = {p[1] for p in manifest["parts"]}
-        for n, e in stored.items():
+        used = set(chosen.values())
+        for n, e in current.items():
             layer.index.delete(txn, "parts", _part_key(upload_id, n))
             if e["p"][1] not in used:
                 layer.index.delete(txn, "data", e["p"][1].encode())
+                garbage.append({"parts": [e["p"]]})
         dead = []
         if old is not None:
             dead.append(Location.from_list(old["loc"]))
@@ -217,8 +222,8 @@ async def _commit_completion(layer, manifest, upload_id, stored, if_match, if_no
         return Commit(ObjectInfo.from_manifest(bucket, manifest), live=True, dead=dead)
 
     info = await layer.log.append(records.OBJECT, manifest, None, stamp, commit)
-    for old in garbage:
-        await layer._remove_parts(old)
+    for dropped in garbage:
+        await layer._remove_parts(dropped)
     return info
 
 

@@ -61,3 +61,50 @@ def test_multipart_lifecycle(tmp_path):
         finally:
             await layer.close()
     run(main())
+
+
+def test_a_part_sent_again_while_completing_never_leaves_the_object_without_its_data(tmp_path):
+    """CompleteMultipartUpload reads the parts, then commits through the journal; an
+    UploadPart that lands in between (same number: replaced, old files removed; or a new
+    number) is seen by the commit, which reads the parts again in its own transaction."""
+    async def main():
+        layer = open_layer(tmp_path, min_part_size=MIB)
+        try:
+            await layer.make_bucket("b", "o")
+            uid = await multipart.create(layer, "b", "k", owner="o")
+            first, second, again = payload(MIB, seed=1), payload(100, seed=2), payload(MIB, seed=3)
+            e1 = await multipart.upload_part(layer, "b", "k", uid, 1, body(first))
+            e2 = await multipart.upload_part(layer, "b", "k", uid, 2, body(second))
+            old1 = PartInfo.from_manifest(multipart.part_info(layer, "b", "k", uid, 1)["p"])
+            append = layer.log.append
+            extra: list = []
+            raced: list[PartInfo] = []
+
+            async def racing_append(*args, **kwargs):
+                # what a concurrent UploadPart does between the completion's read and its commit
+                for number, data in extra.pop(0):
+                    await multipart.upload_part(layer, "b", "k", uid, number, body(data))
+                    raced.append(PartInfo.from_manifest(multipart.part_info(layer, "b", "k", uid, number)["p"]))
+                return await append(*args, **kwargs)
+            layer.log.append = racing_append
+
+            extra.append([(1, again)])
+            with pytest.raises(E.InvalidPart):
+                await multipart.complete(layer, "b", "k", uid, [(1, e1.etag), (2, e2.etag)])
+            assert not os.path.exists(shard_path(layer.disks, old1.placement[0], old1.data_id, 1))
+            e1 = multipart.list_parts(layer, "b", "k", uid).parts[0]       # the upload is still there
+            # a part the completion does not list, uploaded meanwhile, is retired with the rest
+            extra.append([(5, payload(10, seed=5))])
+            await multipart.complete(layer, "b", "k", uid, [(1, e1.etag), (2, e2.etag)])
+            assert await read_all(layer, "b", "k") == again + second
+            with pytest.raises(E.NoSuchUpload):
+                multipart.list_parts(layer, "b", "k", uid)
+            with layer.index.read() as txn:
+                assert list(layer.index.items(txn, "parts", bytes.fromhex(uid))) == []
+            unused = raced[-1]
+            assert unused.data_id != raced[0].data_id
+            assert not any(os.path.exists(shard_path(layer.disks, d, unused.data_id, 5)) for d in unused.placement)
+            assert all(os.path.exists(shard_path(layer.disks, d, raced[0].data_id, 1)) for d in raced[0].placement)
+        finally:
+            await layer.close()
+    run(main())
