@@ -18,6 +18,7 @@ from s3free.native import MD5
 from . import checksums
 from .chunked import AwsChunkedDecoder
 from .errors import S3Error
+from .numbers import decimal
 from .sigv4 import AuthResult
 
 Receive = Callable[[], Awaitable[dict]]
@@ -42,10 +43,10 @@ class Body:
         if auth is not None and auth.streaming:
             decoded = headers.get("x-amz-decoded-content-length")
             if decoded is not None:
-                if not decoded.strip().isdigit():
+                self.decoded_length = decimal(decoded.strip())
+                if self.decoded_length is None:
                     raise S3Error("InvalidArgument", "x-amz-decoded-content-length must be a number",
                                   ArgumentName="x-amz-decoded-content-length", ArgumentValue=decoded)
-                self.decoded_length = int(decoded)
             trailer = headers.get("x-amz-trailer", "")
             self._decoder = AwsChunkedDecoder(auth.payload, auth, [t for t in trailer.split(",") if t.strip()],
                                               decoded_length=self.decoded_length)
@@ -146,8 +147,8 @@ def _content_length(headers: Mapping[str, str]) -> int | None:
     value = headers.get("content-length")
     if value is None:
         return None
-    value = value.strip()
-    if not value.isdigit():
+    length = decimal(value.strip())
+    if length is None:
         raise S3Error("InvalidArgument", "Content-Length is not a number", ArgumentName="Content-Length",
                       ArgumentValue=value)
-    return int(value)
+    return length

@@ -141,9 +141,11 @@ class S3Error(Exception):
 
 # Characters XML 1.0 cannot carry literally. S3 emits them as character
 # references (and so do we); CR is referenced too so parsers do not fold it.
-_NEEDS_REF = re.compile("[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ufffe\uffff]")
+_NEEDS_REF = re.compile("[\x01-\x08\x0b\x0c\x0d\x0e-\x1f\ufffe\uffff]")
 _TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
-_SURROGATE = re.compile("[\ud800-\udfff]")  # undecodable bytes smuggled in by surrogateescape
+# undecodable bytes smuggled in by surrogateescape, and NUL, which no XML can carry (not even
+# as a reference): an echo of such input (an ArgumentValue) shows U+FFFD there instead
+_REPLACED = re.compile("[\x00\ud800-\udfff]")
 
 
 def xml_text(value: object) -> str:
@@ -151,10 +153,12 @@ def xml_text(value: object) -> str:
 
     >>> xml_text('a<b & "c"\\r')
     'a&lt;b &amp; &quot;c&quot;&#xD;'
+    >>> xml_text("nul\\x00")
+    'nul\ufffd'
     """
     text = str(value).translate(_TEXT_ESCAPES)
-    if _SURROGATE.search(text):
-        text = _SURROGATE.sub("\ufffd", text)
+    if _REPLACED.search(text):
+        text = _REPLACED.sub("\ufffd", text)
     if _NEEDS_REF.search(text):
         text = _NEEDS_REF.sub(lambda m: f"&#x{ord(m.group()):X};", text)
     return text

@@ -24,8 +24,8 @@ import re
 
 from .errors import S3Error
 
-_SPEC = re.compile(r"([0-9]*)-([0-9]*)\Z")
-_COPY_SPEC = re.compile(r"bytes=([0-9]+)-([0-9]+)\Z")
+_SPEC = re.compile(r"([0-9]{0,30})-([0-9]{0,30})\Z")       # longer is not a number we take (numbers.py)
+_COPY_SPEC = re.compile(r"bytes=([0-9]{1,30})-([0-9]{1,30})\Z")
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:

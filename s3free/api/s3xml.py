@@ -21,6 +21,7 @@ from urllib.parse import quote
 from xml.parsers import expat
 
 from .errors import S3Error, xml_text
+from .numbers import decimal
 
 NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
 _DECL = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -508,8 +509,8 @@ def parse_complete_multipart(body: bytes) -> list[CompletedPart]:
         text = number.value.strip()
         if not (text.isascii() and text.isdigit()):
             raise S3Error("MalformedXML")
-        n = int(text)
-        if not 1 <= n <= MAX_PART_NUMBER:
+        n = decimal(text)
+        if n is None or not 1 <= n <= MAX_PART_NUMBER:
             raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive",
                           ArgumentName="partNumber", ArgumentValue=text)
         if parts and n <= parts[-1].part_number:

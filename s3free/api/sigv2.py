@@ -18,6 +18,7 @@ import hmac
 from urllib.parse import parse_qsl, unquote
 
 from .errors import S3Error
+from .numbers import decimal
 from .sigv4 import UNSIGNED_PAYLOAD, AuthResult
 
 # query parameters that are part of the signed resource (as S3 defines them)
@@ -48,9 +49,10 @@ def verify_presigned(method: str, raw_path: str, raw_query: str, headers: list[t
     if not access or not expires or not signature:
         raise S3Error("AccessDenied", "Query-string authentication requires the Signature, Expires and "
                       "AWSAccessKeyId parameters")
-    if not expires.isdigit():
+    expiry = decimal(expires)
+    if expiry is None:
         raise S3Error("AccessDenied", "Invalid date (should be seconds since epoch)")
-    if int(expires) < now:
+    if expiry < now:
         raise S3Error("AccessDenied", "Request has expired")
     secret = lookup_secret(access)
     if secret is None:

@@ -33,6 +33,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import quote, unquote, unquote_to_bytes
 
 from .errors import S3Error
+from .numbers import decimal
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "s3"
@@ -279,7 +280,8 @@ def _from_query(params: dict[str, list[str]], hdrs: dict[str, list[str]]) -> _Pa
         raise malformed("X-Amz-Expires must be non-negative")
     if not (expires.isascii() and expires.isdigit()):
         raise malformed("X-Amz-Expires should be a number")
-    if int(expires) > MAX_EXPIRES_SECONDS:
+    lifetime = decimal(expires)
+    if lifetime is None or lifetime > MAX_EXPIRES_SECONDS:
         raise malformed("X-Amz-Expires must be less than a week (in seconds); that is, "
                         "the given X-Amz-Expires must be less than 604800 seconds")
     # Presigned URLs carry no payload hash unless the signer chose one (header or query).
@@ -287,7 +289,7 @@ def _from_query(params: dict[str, list[str]], hdrs: dict[str, list[str]]) -> _Pa
     payload = _check_payload_mode(sha)
     signed = _parse_signed_headers(get["X-Amz-SignedHeaders"], malformed)
     return _Parsed(access_key, region, signed, get["X-Amz-Signature"], amz_date, sha, payload, seconds,
-                   int(expires))
+                   lifetime)
 
 
 def _parse_credential(value: str, malformed: Callable[[str], S3Error]) -> tuple[str, str, str]:
@@ -420,11 +422,11 @@ def _amz_date_seconds(value: str) -> float | None:
 def _http_date_to_amz(value: str) -> str:
     try:
         when = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return when.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    except (TypeError, ValueError, IndexError, OverflowError):    # Overflow: 9999-12-31 at -2359 is year 10000 in UTC
         raise S3Error("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
 def _iso(ts: float) -> str:

@@ -11,6 +11,7 @@ from .. import s3xml
 from ..body import Body
 from ..errors import S3Error
 from ..http import Request, Response, xml
+from ..numbers import decimal
 from ..router import check_bucket_name, check_key
 from ..translate import to_s3
 from .common import bucket_info, owner, refuse_unsupported_headers
@@ -52,10 +53,11 @@ def _max(req: Request, name: str, limit: int = MAX_KEYS) -> int:
     value = req.query.get(name)
     if value is None:
         return limit
-    if not value.strip().isdigit():
+    n = decimal(value.strip())
+    if n is None:
         raise S3Error("InvalidArgument", f"Provided {name} not an integer or within integer range",
                       ArgumentName=name, ArgumentValue=value)
-    return min(int(value), limit)
+    return min(n, limit)
 
 
 def _entries(objs, bucket_owner: str, with_owner: bool):

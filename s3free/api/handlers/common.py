@@ -1,6 +1,7 @@
 """Helpers the resource handlers share: bucket access, metadata from headers, object headers."""
 from __future__ import annotations
 
+import re
 from email.utils import parsedate_to_datetime
 
 from s3free.objects.types import BucketInfo, ObjectInfo, PutMeta
@@ -99,6 +100,9 @@ def object_headers(resp: Response, info: ObjectInfo, req: Request) -> Response:
     return _object_headers(resp, info, req)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")    # tab is allowed in a header value
+
+
 def _object_headers(resp: Response, info: ObjectInfo, req: Request) -> Response:
     resp.header("etag", f'"{info.etag}"')
     resp.header("last-modified", http_date(info.last_modified))
@@ -110,6 +114,9 @@ def _object_headers(resp: Response, info: ObjectInfo, req: Request) -> Response:
         stored = dict(stored)
         for param, name in _OVERRIDES.items():
             if param in q:
+                if _CONTROL.search(q[param]):       # it would become a header line of its own, or none
+                    raise S3Error("InvalidArgument", f"{param} must not contain control characters",
+                                  ArgumentName=param, ArgumentValue=q[param])
                 if name == "content-type":
                     content_type = q[param]
                 else:
@@ -124,12 +131,22 @@ def _object_headers(resp: Response, info: ObjectInfo, req: Request) -> Response:
     return resp
 
 
+def write_if_none_match(req: Request) -> str | None:
+    """If-None-Match on a write: S3 takes only `*` (write only if the key does not exist);
+    an ETag there is answered 501, as AWS does, instead of being ignored."""
+    value = req.headers.get("if-none-match")
+    if value is not None and value.strip() != "*":
+        raise S3Error("NotImplemented", "A header you provided implies functionality that is not implemented",
+                      Header="If-None-Match")
+    return value
+
+
 def parse_http_date(value: str):
     try:
         when = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
+        return when.timestamp() if when is not None else None
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return when.timestamp() if when is not None else None
 
 
 def _etag_matches(header: str, etag: str) -> bool:

@@ -7,9 +7,10 @@ from .. import checksums, s3xml
 from ..body import Body
 from ..errors import S3Error
 from ..http import Request, Response, xml
+from ..numbers import decimal
 from ..ranges import parse_copy_source_range
 from ..router import check_key
-from .common import bucket_info, owner, put_meta, refuse_unsupported_headers
+from .common import bucket_info, owner, put_meta, refuse_unsupported_headers, write_if_none_match
 from .object import source_info
 
 
@@ -30,10 +31,11 @@ async def create(req: Request) -> Response:
 
 def _part_number(req: Request) -> int:
     text = req.query.get("partNumber", "")
-    if not text.isdigit() or not 1 <= int(text) <= multipart.MAX_PARTS:
+    n = decimal(text)
+    if n is None or not 1 <= n <= multipart.MAX_PARTS:
         raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive",
                       ArgumentName="partNumber", ArgumentValue=text)
-    return int(text)
+    return n
 
 
 def _upload_id(req: Request) -> str:
@@ -82,15 +84,16 @@ async def list_parts(req: Request) -> Response:
     upload_id = _upload_id(req)
     marker_text = req.query.get("part-number-marker", "0") or "0"
     max_text = req.query.get("max-parts", "1000")
-    for name, text in (("part-number-marker", marker_text), ("max-parts", max_text)):
-        if not text.isdigit():
+    marker, max_parts = decimal(marker_text), decimal(max_text)
+    for name, text, value in (("part-number-marker", marker_text, marker), ("max-parts", max_text, max_parts)):
+        if value is None:
             raise S3Error("InvalidArgument", f"Provided {name} not an integer or within integer range",
                           ArgumentName=name, ArgumentValue=text)
-    max_parts = min(int(max_text), 1000)
-    page = multipart.list_parts(req.layer, req.bucket, req.key, upload_id, int(marker_text), max_parts)
+    max_parts = min(max_parts, 1000)
+    page = multipart.list_parts(req.layer, req.bucket, req.key, upload_id, marker, max_parts)
     parts = [s3xml.PartEntry(p.number, p.etag, p.size, p.last_modified) for p in page.parts]
     who = owner(page.upload.owner or req.access_key)
-    return xml(s3xml.list_parts_xml(req.bucket, req.key, upload_id, parts, part_number_marker=int(marker_text),
+    return xml(s3xml.list_parts_xml(req.bucket, req.key, upload_id, parts, part_number_marker=marker,
                                     next_part_number_marker=page.next_marker if page.truncated else None,
                                     max_parts=max_parts, is_truncated=page.truncated, owner=who))
 
@@ -104,7 +107,7 @@ async def complete(req: Request) -> Response:
     info = await multipart.complete(req.layer, req.bucket, req.key, upload_id,
                                     [(p.part_number, p.etag) for p in parts],
                                     if_match=req.headers.get("if-match"),
-                                    if_none_match=req.headers.get("if-none-match"))
+                                    if_none_match=write_if_none_match(req))
     location = f"/{req.bucket}/{req.key}"
     return xml(s3xml.complete_multipart_xml(location, req.bucket, req.key, info.etag))
 

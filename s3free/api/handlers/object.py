@@ -9,10 +9,11 @@ from .. import checksums, s3xml
 from ..body import Body
 from ..errors import S3Error
 from ..http import Request, Response, xml
+from ..numbers import decimal
 from ..ranges import content_range, parse_range
 from ..router import check_key
 from .common import (bucket_info, check_conditions, check_version_id, object_headers, put_meta,
-                     refuse_unsupported_headers, usable_bucket)
+                     refuse_unsupported_headers, usable_bucket, write_if_none_match)
 
 
 
@@ -29,7 +30,7 @@ async def put_object(req: Request) -> Response:
 
     info = await req.layer.put_object(req.bucket, req.key, body.chunks(), meta,
                                       if_match=req.headers.get("if-match"),
-                                      if_none_match=req.headers.get("if-none-match"),
+                                      if_none_match=write_if_none_match(req),
                                       hashers=body.hashers(), verify=verify,
                                       size_hint=body.size_hint)
     resp = Response(200, [("etag", f'"{info.etag}"')])
@@ -39,10 +40,10 @@ async def put_object(req: Request) -> Response:
 
 
 def _part_range(info: ObjectInfo, number_text: str) -> tuple[int, int] | None:
-    if not number_text.isdigit() or not 1 <= int(number_text) <= 10000:
+    n = decimal(number_text)
+    if n is None or not 1 <= n <= 10000:
         raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive",
                       ArgumentName="partNumber", ArgumentValue=number_text)
-    n = int(number_text)
     sizes = info.part_sizes or [info.size]
     if n > len(sizes):
         raise S3Error("InvalidPartNumber", "The requested partnumber is not satisfiable", status=416,
@@ -156,5 +157,5 @@ async def copy_object(req: Request) -> Response:
     meta = put_meta(req) if directive == "REPLACE" else None
     info = await req.layer.copy_object(src_bucket, src_key, req.bucket, req.key, meta,
                                        if_match=req.headers.get("if-match"),
-                                       if_none_match=req.headers.get("if-none-match"))
+                                       if_none_match=write_if_none_match(req))
     return xml(s3xml.copy_object_xml(info.etag, info.last_modified))
