@@ -48,6 +48,7 @@ class Settings:
     io_engine: str = ""
     log_level: str = "info"                 # debug | info (one JSON line per request) | warning | error
     metrics_token: str = ""                 # empty: /_s3free/metrics is anonymous; else a bearer token
+    body_idle_timeout: float = 60.0         # seconds a request body may stall before RequestTimeout (0: never)
     # self-healing (docs/healing.md)
     scrub_interval: float = 86400.0      # seconds between scrub passes; 0 turns the scrubber off
     scrub_rate_mb: float = 64.0          # MB/s the scrubber may read (0: unlimited)
@@ -91,7 +92,7 @@ class Settings:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 _INT_KEYS = {"workers", "small_threshold"}
-_FLOAT_KEYS = {"scrub_interval", "scrub_rate_mb", "heal_rate_mb", "disk_check_interval"}
+_FLOAT_KEYS = {"scrub_interval", "scrub_rate_mb", "heal_rate_mb", "disk_check_interval", "body_idle_timeout"}
 _BOOL_KEYS = {"auto_replace"}
 RELOADABLE = ("log_level", "scrub_rate_mb", "heal_rate_mb", "scrub_interval")
 RELOAD_ENV = "S3FREE_RELOAD"
@@ -174,6 +175,8 @@ def validate(s: Settings) -> None:
         raise ConfigError(f"workers: must be >= 0, got {s.workers}")
     if s.small_threshold < 0:
         raise ConfigError(f"small_threshold: must be >= 0, got {s.small_threshold}")
+    if s.body_idle_timeout < 0:
+        raise ConfigError(f"body_idle_timeout: must be >= 0, got {s.body_idle_timeout}")
     if bool(s.tls_cert) != bool(s.tls_key):
         raise ConfigError("tls_cert/tls_key: give both or neither")
     if bool(s.root_user) != bool(s.root_password):

@@ -5,6 +5,7 @@ S3Errors; anything unexpected is logged with the request id and answered Interna
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import itertools
 import json
@@ -112,8 +113,17 @@ async def _handle(state, scope: dict, receive, send, started: float, received: l
     headers = _headers(raw_headers)
     done = []
 
+    idle = state.settings.body_idle_timeout
+
     async def tracked_receive() -> dict:  # counts body bytes, remembers when the body has ended
-        message = await receive()
+        if idle > 0 and not done:        # a body that stalls fails (after it: waiting for a disconnect)
+            try:
+                async with asyncio.timeout(idle):
+                    message = await receive()
+            except TimeoutError:
+                raise S3Error("RequestTimeout") from None
+        else:
+            message = await receive()
         received[0] += len(message.get("body", b""))
         if message["type"] != "http.request" or not message.get("more_body", False):
             done.append(True)
@@ -183,10 +193,10 @@ async def _error(req: Request, exc: S3Error) -> Response:
             resp.header("etag", f'"{exc.etag}"')
         return resp
     try:  # leave the connection reusable when the client already sent a small body
-        if (req.method in ("PUT", "POST") and not req.body_done
+        if (req.method in ("PUT", "POST") and not req.body_done and exc.code != "RequestTimeout"
                 and int(req.headers.get("content-length", "0") or 0) <= 65536):
             await drain(req.receive)
-    except (ValueError, ClientDisconnected):
+    except (ValueError, ClientDisconnected, S3Error):     # S3Error: the rest of the body stalled
         pass
     resp = Response(exc.status, [("content-type", "application/xml")], error_xml(exc, req.resource, req.request_id))
     if exc.code == "InvalidRange" and "ActualObjectSize" in exc.extra:

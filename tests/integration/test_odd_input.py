@@ -141,3 +141,52 @@ def test_if_none_match_with_an_etag_on_a_write_is_not_implemented(http_server, h
                            body=b"second")
     assert (status, code) == (501, "NotImplemented")
     assert s3.get_object(Bucket=http_bucket, Key="kept")["Body"].read() == b"first"
+
+
+@pytest.fixture(scope="module")
+def impatient_server(tmp_path_factory, h):
+    server = h.start_server(tmp_path_factory.mktemp("idle"), extra_env={"S3FREE_BODY_IDLE_TIMEOUT": "1"})
+    yield server
+    h.stop_server(server)
+
+
+def _put_slowly(server, h, key: str, pieces: list[bytes], pause: float, announced: int) -> tuple[int, bytes, float]:
+    """A PUT that announces `announced` bytes and sends `pieces` with `pause` seconds between
+    them; returns (status, response bytes, seconds from the last piece to the answer)."""
+    import socket
+    path = f"/idle-bucket/{key}"
+    hdrs = h.sign("PUT", server.endpoint + path, {"content-length": str(announced)}, "UNSIGNED-PAYLOAD")
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=20)
+    try:
+        sock.sendall((f"PUT {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()
+                                                            if not k.startswith("_")) + "\r\n").encode())
+        for piece in pieces:
+            time.sleep(pause)
+            sock.sendall(piece)
+        last = time.monotonic()
+        data = b""
+        while b"\r\n\r\n" not in data or (b"</Error>" not in data and b"200 OK" not in data.split(b"\r\n")[0]):
+            got = sock.recv(65536)
+            if not got:
+                break
+            data += got
+        return int(data.split()[1]), data, time.monotonic() - last
+    finally:
+        sock.close()
+
+
+def test_a_body_that_stalls_gets_request_timeout_and_leaves_nothing(impatient_server, h):
+    s3 = impatient_server.client()
+    s3.create_bucket(Bucket="idle-bucket")
+    # steady but slow (a piece every 0.5 s, 2.5 s in all): not idle, so it is stored
+    status, _, _ = _put_slowly(impatient_server, h, "steady", [b"x" * 10] * 5, 0.5, 50)
+    assert status == 200
+    assert s3.get_object(Bucket="idle-bucket", Key="steady")["Body"].read() == b"x" * 50
+    # a small and a large body that stop halfway
+    for key, size in (("small", 10), ("large", 3 << 20)):
+        status, data, waited = _put_slowly(impatient_server, h, key, [b"y" * (size // 2)], 0, size)
+        assert status == 400 and b"<Code>RequestTimeout</Code>" in data, data[:300]
+        assert waited < 10
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="idle-bucket")["Contents"]] == ["steady"]
+    objects = [p for p in impatient_server.data.glob("disk*/objects/**/*") if p.is_file()]
+    assert objects == [], objects[:3]
