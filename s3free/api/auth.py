@@ -35,6 +35,11 @@ def authenticate(users: Users, scope: dict, header_pairs: list[tuple[bytes, byte
     raw_query = scope.get("query_string", b"")
     raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
     now = time.time()
+    if (b"Signature=" in raw_query or b"X-Amz-Algorithm=" in raw_query) and _query_auth(raw_query) \
+            and any(n.lower() == b"authorization" for n, _ in header_pairs):
+        raise S3Error("InvalidArgument", "Only one auth mechanism allowed; only the X-Amz-Algorithm query "
+                      "parameter, Signature query string parameter or the Authorization header should be "
+                      "specified", ArgumentName="Authorization")
     fast = sigv4_verify_fast(scope["method"].encode("latin-1"), raw_path, raw_query, header_pairs,
                              users.signing_key, now, sigv4.MAX_SKEW_SECONDS)
     if fast is not None:
@@ -49,6 +54,12 @@ def authenticate(users: Users, scope: dict, header_pairs: list[tuple[bytes, byte
         return sigv2.verify_presigned(scope["method"], raw_path.decode("latin-1"), query, headers, now,
                                       users.lookup, host_bucket=label)
     return sigv4.verify_request(scope["method"], raw_path.decode("latin-1"), query, headers, now, users.lookup)
+
+
+def _query_auth(raw_query: bytes) -> bool:
+    """Whether the query string authenticates (SigV2 `Signature` or SigV4 `X-Amz-Algorithm`)."""
+    names = {part.split(b"=", 1)[0] for part in raw_query.split(b"&")}
+    return b"Signature" in names or b"X-Amz-Algorithm" in names
 
 
 def check_owner(bucket_owner: str, access_key: str, is_root: bool, bucket: str) -> None:

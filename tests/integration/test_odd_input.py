@@ -190,3 +190,22 @@ def test_a_body_that_stalls_gets_request_timeout_and_leaves_nothing(impatient_se
     assert [o["Key"] for o in s3.list_objects_v2(Bucket="idle-bucket")["Contents"]] == ["steady"]
     objects = [p for p in impatient_server.data.glob("disk*/objects/**/*") if p.is_file()]
     assert objects == [], objects[:3]
+
+
+def test_a_continuation_token_that_is_not_ours_is_refused(http_server, http_bucket):
+    s3 = http_server.client()
+    for key in ("a", "b", "c"):
+        s3.put_object(Bucket=http_bucket, Key=key, Body=b"1")
+    page = s3.list_objects_v2(Bucket=http_bucket, MaxKeys=1)
+    assert s3.list_objects_v2(Bucket=http_bucket, ContinuationToken=page["NextContinuationToken"])["KeyCount"] >= 1
+    for token in ("!!", "YQ", "YQ==!"):      # not base64; unpadded; trailing junk
+        status, code, _ = send(http_server, "GET", f"/{http_bucket}", {"list-type": "2", "continuation-token": token})
+        assert (status, code) == (400, "InvalidArgument"), token
+
+
+def test_query_and_header_authentication_together_are_refused(http_server, http_bucket):
+    http_server.client().put_object(Bucket=http_bucket, Key="obj", Body=b"0123456789")
+    for params in ({"AWSAccessKeyId": ROOT_USER, "Signature": "abc", "Expires": "9999999999"},
+                   {"X-Amz-Algorithm": "AWS4-HMAC-SHA256", "X-Amz-Signature": "0" * 64}):
+        status, code, _ = send(http_server, "GET", f"/{http_bucket}/obj", params)     # also signed in the header
+        assert (status, code) == (400, "InvalidArgument"), params

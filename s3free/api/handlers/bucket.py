@@ -90,7 +90,10 @@ def _token(marker: str) -> str:
 
 def _untoken(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
+        marker = base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
+        if _token(marker) != token:      # the decoder skips what is not base64: "!!" would list from the start
+            raise ValueError(token)
+        return marker
     except (binascii.Error, ValueError, UnicodeError):
         raise S3Error("InvalidArgument", "The continuation token provided is incorrect",
                       ArgumentName="continuation-token", ArgumentValue=token) from None
