@@ -16,7 +16,7 @@ from s3free.heal.healer import Healer, RateLimiter
 from s3free.meta.index import unpack
 from s3free.storage import beexl, records
 from s3free.storage.geometry import Geometry
-from s3free.storage.segments import Location, heal_key, scan_any
+from s3free.storage.segments import Location, heal_key, refused_key, scan_any
 from s3free.storage.shards import PartInfo, PartReader, Unrecoverable
 
 log = logging.getLogger("s3free.scrub")
@@ -137,6 +137,8 @@ class Scrubber:
     def _restore_if_lost(self, rec: records.Record, loc: Location) -> bool:
         meta = rec.meta
         with self.index.write() as txn:
+            if self.index.get_raw(txn, "state", refused_key(loc)) is not None:
+                return False        # the client was told this write failed
             bucket = self.index.get_bucket(txn, meta["b"])
             if bucket is None or tuple(bucket.get("st", (0, 0))) > rec.stamp:
                 return False

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from s3free.objects import multipart
 from s3free.storage import records
-from s3free.storage.segments import SUFFIX, Commit, Location, scan_any, segment_path, writer_alive
+from s3free.storage.segments import SUFFIX, Commit, Location, refused_prefix, scan_any, segment_path, writer_alive
 
 log = logging.getLogger("s3free.maintenance")
 
@@ -152,6 +152,8 @@ async def compact(layer, max_live_ratio: float = 0.5, segments: list[str] | None
                 pass
         with layer.index.write() as txn:
             layer.index.delete(txn, "segments", seg.encode())
+            for key, _ in list(layer.index.items(txn, "state", refused_prefix(seg))):
+                layer.index.delete(txn, "state", key)
         stats.segments.append(seg)
         log.info("compacted segment %s", seg)
     return stats

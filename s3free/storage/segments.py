@@ -73,6 +73,19 @@ def heal_key(loc: Location) -> str:
     return f"seg:{loc.segment}:{loc.offset}:{loc.length}"
 
 
+def refused_key(loc: Location) -> bytes:
+    """The `state` key that marks a journal record whose index change was refused.
+
+    A record is durable before its commit runs, and a commit may still refuse (a failed
+    precondition, BucketNotEmpty, NoSuchUpload): the client then gets the error, and the
+    scrubber must never bring that record back as a "lost" write."""
+    return f"refused:{heal_key(loc)}".encode()
+
+
+def refused_prefix(segment: str) -> bytes:
+    return f"refused:seg:{segment}:".encode()
+
+
 def parse_heal_key(name: str) -> Location:
     _, segment, offset, length = name.split(":")
     return Location(segment, int(offset), int(length))
@@ -297,6 +310,7 @@ class SegmentLog:
                     res = item.commit(txn, loc, missing)
                 except Exception as exc:  # the commit refused (precondition etc.)
                     outcomes.append(exc)
+                    self.index.put(txn, "state", refused_key(loc), {"t": time.time()})
                     continue
                 outcomes.append(res.value)
                 if missing:     # a disk did not get this record: queue it for repair at once

@@ -12,6 +12,7 @@ import time
 import urllib.request
 
 import pytest
+from botocore.exceptions import ClientError
 
 from loadgen import Load
 from serverkit import BIN, start_server, stop_server, wait_for
@@ -144,9 +145,21 @@ def test_scrub_through_a_running_server(tmp_path):
             b = fh.read(1)
             fh.seek(4096 + 10)
             fh.write(bytes([b[0] ^ 1]))
+        # a completion refused by its precondition: its journal record is durable (the commit
+        # refuses after the append), and the scrubber must not bring it back as a lost write
+        uid = s3.create_multipart_upload(Bucket="scrub", Key="refused")["UploadId"]
+        etag = s3.upload_part(Bucket="scrub", Key="refused", UploadId=uid, PartNumber=1, Body=b"p" * 300_000)["ETag"]
+        with pytest.raises(ClientError) as exc:
+            s3.complete_multipart_upload(Bucket="scrub", Key="refused", UploadId=uid, IfMatch="*",
+                                         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+        assert exc.value.response["Error"]["Code"] == "NoSuchKey"
         stats = _cli(server, "admin", "scrub", "--now")
         assert stats["objects_checked"] == 20 and stats["shards_damaged"] >= 1 and stats["shards_repaired"] >= 1
-        assert stats["unrecoverable"] == 0
+        assert stats["unrecoverable"] == 0 and stats["manifests_restored"] == 0
+        with pytest.raises(ClientError):
+            s3.head_object(Bucket="scrub", Key="refused")
+        s3.abort_multipart_upload(Bucket="scrub", Key="refused", UploadId=uid)
+        assert "Uploads" not in s3.list_multipart_uploads(Bucket="scrub")
         _check_full_redundancy(server)
     finally:
         stop_server(server)
