@@ -143,7 +143,8 @@ def verify_request(
 
     authorization = hdrs.get("authorization")
     query_auth = "X-Amz-Algorithm" in keys or "X-Amz-Credential" in keys
-    if authorization and query_auth:
+    v2_query = "AWSAccessKeyId" in keys and "Signature" in keys
+    if authorization and (query_auth or v2_query):
         raise S3Error("InvalidArgument", "Only one auth mechanism allowed; only the X-Amz-Algorithm query "
                       "parameter, Signature query string parameter or the Authorization header should be specified")
     if authorization:
@@ -151,7 +152,7 @@ def verify_request(
     elif query_auth:
         req = _from_query(_query_params(pairs), hdrs)
         pairs = [(k, v) for k, v in pairs if unquote(k.decode("latin-1")) != "X-Amz-Signature"]
-    elif "AWSAccessKeyId" in keys and "Signature" in keys:
+    elif v2_query:
         raise S3Error("InvalidRequest", _UNSUPPORTED)
     else:
         raise S3Error("AccessDenied")
