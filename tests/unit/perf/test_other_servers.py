@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from serverkit import wait_for
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "perf"))
 import servers  # noqa: E402
 
@@ -16,16 +18,6 @@ import servers  # noqa: E402
 def _start(argv0: str, script: str) -> subprocess.Popen:
     """A bash whose argv[0] is `argv0`, running `script`."""
     return subprocess.Popen([argv0, "-c", script], executable="/bin/bash", start_new_session=True)
-
-
-def _wait_for(pred, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.05)
-    return pred()
 
 
 @pytest.fixture
@@ -41,7 +33,7 @@ def test_a_granian_tree_is_reported_once_by_its_root(procs):
     # the root and a child that both look like Granian (as a master and its forked workers do)
     root = _start("granian", "exec -a granian sleep 30 & exec -a granian sleep 30 & wait")
     procs.append(root)
-    found = _wait_for(lambda: [pid for pid, _ in servers.other_servers() if pid == root.pid])
+    found = wait_for(lambda: [pid for pid, _ in servers.other_servers() if pid == root.pid], 5, "the fake Granian")
     assert found == [root.pid]
     children = [int(p) for p in Path(f"/proc/{root.pid}/task/{root.pid}/children").read_text().split()]
     assert len(children) == 2
@@ -62,7 +54,7 @@ def test_an_s3free_command_is_reported_with_its_command_line(procs):
     procs.append(q)
     q.stdin.write(b"import time; time.sleep(30)\n")
     q.stdin.close()
-    got = _wait_for(lambda: [cmd for pid, cmd in servers.other_servers() if pid == q.pid])
+    got = wait_for(lambda: [cmd for pid, cmd in servers.other_servers() if pid == q.pid], 5, "the fake s3free")
     assert got and "s3free server" in got[0]
 
 
